@@ -1,0 +1,922 @@
+// CPU batch-norm kernels: per-channel statistics, normalisation, running-statistic update and backward,
+// for contiguous (N, C, S) float/double data. Standard library only (plus <omp.h> under HNN_WITH_OPENMP).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <type_traits>
+#include <vector>
+
+#ifdef HNN_WITH_OPENMP
+#include <omp.h>
+#endif
+
+/*
+ * Batch norm, the formulas and how they are computed
+ * ==================================================
+ * Layout: x is contiguous (N, C, S), S = product of the spatial sizes (1 for an (N, C) input). Channel c
+ * holds m = N*S values x[n, c, s]; every per-channel array has length C.
+ *
+ * Statistics. mean = (1/m) sum x,  M2 = sum (x - mean)^2,  biased var = M2/m,  unbiased var = M2/(m-1),
+ * invstd = 1/sqrt(M2/m + eps). E[x^2] - E[x]^2 is never used: with mean 1e3 and unit variance it
+ * cancels six digits in double and everything in float. Instead the values of a channel are cut into
+ * chunks of at most 16 KiB; a chunk is summed (in double) to its mean, then re-read from L1 to sum
+ * its squared deviations, and chunks are combined with Chan's pairwise update
+ *     n = n_a + n_b,  delta = mean_b - mean_a,
+ *     mean = mean_a + delta * n_b/n,   M2 = M2_a + M2_b + delta^2 * n_a*n_b/n,
+ * which is also how partial statistics of one channel computed by different threads are merged.
+ * For float input the deviation is taken in float against the rounded chunk mean p = float(mean):
+ * d = x - p is exact when x lies within a factor 2 of p (Sterbenz) and is relatively accurate
+ * otherwise, and with delta = mean - p,
+ *     sum (x - mean)^2 = sum (d - delta)^2 = sum d^2 - 2 delta sum d + m delta^2 = sum d^2 - m delta^2
+ * because sum d = m delta. The squares are widened to double before they are added.
+ *
+ * Forward. y = (x - mean) * invstd * weight + bias = x * alpha + beta with alpha = weight * invstd,
+ * beta = bias - mean * alpha. In float, x * alpha + beta loses |mean * alpha| * 2^-24 (6e-5 absolute for
+ * mean 1e3) when beta cancels x * alpha, so the subtraction comes first:
+ *     y = (x - p) * alpha + (bias - delta * alpha),   p = T(mean), delta = mean - p,
+ * one subtract and one fused multiply-add per element, with both constants rounded to T once.
+ * Eval mode uses p = running_mean (already a T, delta = 0) and invstd = 1/sqrt(running_var + eps).
+ *
+ * Running statistics (PyTorch's convention; momentum = None is the caller passing 1/num_batches_tracked):
+ *     running_mean = (1 - momentum) * running_mean + momentum * mean
+ *     running_var  = (1 - momentum) * running_var  + momentum * M2/(m - 1)          (unbiased)
+ *
+ * Backward, training (batch statistics; xhat = (x - mean) * invstd, m = count):
+ *     y = weight * xhat + bias,  d mean/dx = 1/m,  d invstd/dx = -invstd^3 (x - mean)/m, so
+ *     dx = weight * invstd * (dy - sum(dy)/m - (x - mean) * invstd^2 * sum(dy * (x - mean))/m)
+ *     grad_weight = sum dy * xhat = invstd * sum(dy * (x - mean)),   grad_bias = sum dy.
+ * One pass reduces sum_dy and sum_dy_xmu = sum dy * (x - mean); a second writes dx as
+ *     dx = k_dy * dy + k_x * (x - p) + k_c,    k_dy = weight * invstd,
+ *     k_x = -weight * invstd^3 * sum_dy_xmu/m,  k_c = -k_dy * sum_dy/m - k_x * delta,
+ * with the same p = T(mean), delta = mean - p as the forward (the reduction uses
+ * sum dy*(x - mean) = sum dy*(x - p) - delta * sum dy). The count m is an argument of the elementwise
+ * pass so SyncBatchNorm can pass the global count with globally reduced sums.
+ * Backward, eval (mean and invstd are constants): dx = dy * weight * invstd, one pass that also reduces
+ * grad_weight and grad_bias when they are wanted.
+ *
+ * Work layout and memory traffic (x of B bytes). A channel's values are reduced and then, by the same
+ * thread and while they are still in its L2, re-read to write y or dx, so forward-train moves
+ * about 2B to and from memory rather than 3B, and backward 3B rather than 5B, when a channel fits
+ * in the cache. With S > 1 ("planar") a work group is one channel, whose rows are contiguous runs of
+ * S values; with S = 1 ("strided") a group is a strip of up to 128 adjacent channels and the inner
+ * loops run across channels. Groups are shared among threads; when there are too few groups to keep
+ * every thread equally busy (C = 1 or 3 on two threads, C = 6 on four) each group is split into
+ * parts over N (or S) whose partial statistics are merged with Chan's update, after a barrier, by
+ * every thread that owns a part of that group. Sums are accumulated in double in 32 independent
+ * lanes so the compiler vectorises them without reassociating anything.
+ */
+
+namespace hnn::kernels::cpu {
+
+namespace detail {
+
+/// Independent double accumulators per reduction: 4 AVX-512 (8 AVX2) registers hide the add latency.
+inline constexpr int bn_lanes = 32;
+/// A chunk of a channel, summed and then re-read from L1 for its squared deviations.
+inline constexpr int64_t bn_chunk_bytes = 16 * 1024;
+/// Channels per strip in the S = 1 layout: 512 contiguous bytes of each row for float.
+inline constexpr int64_t bn_strip_channels = 128;
+/// Below this many elements the kernels run on one thread: forking costs more than it saves.
+inline constexpr int64_t bn_parallel_min_elements = 32 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Threading: one parallel region per call, a static partition computed by hand (deterministic for a
+// given thread count), and a barrier that is only issued inside a team of more than one thread.
+
+template <class Body>
+void bn_parallel(int64_t elements, Body&& body) {
+#ifdef HNN_WITH_OPENMP
+  if (elements >= bn_parallel_min_elements && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+#pragma omp parallel
+    body(static_cast<int64_t>(omp_get_thread_num()), static_cast<int64_t>(omp_get_num_threads()));
+    return;
+  }
+#else
+  (void)elements;
+#endif
+  body(int64_t{0}, int64_t{1});
+}
+
+inline int64_t bn_max_threads(int64_t elements) {
+#ifdef HNN_WITH_OPENMP
+  if (elements >= bn_parallel_min_elements && !omp_in_parallel()) return omp_get_max_threads();
+#else
+  (void)elements;
+#endif
+  return 1;
+}
+
+inline void bn_barrier(int64_t nthreads) {
+#ifdef HNN_WITH_OPENMP
+  if (nthreads > 1) {
+#pragma omp barrier
+  }
+#else
+  (void)nthreads;
+#endif
+}
+
+/// [begin, end) of part k when [0, n) is cut into `parts` nearly equal parts.
+inline int64_t bn_split(int64_t n, int64_t parts, int64_t k) { return n * k / parts; }
+
+/// Parts per group so that groups * parts is a multiple of the thread count (every thread gets the
+/// same number of parts), unless the groups alone already balance well.
+inline int64_t bn_parts_per_group(int64_t groups, int64_t nthreads) {
+  if (nthreads <= 1 || groups % nthreads == 0 || groups >= 8 * nthreads) return 1;
+  return nthreads / std::gcd(groups, nthreads);
+}
+
+/// Calls reduce(group, part, parts) on every part of every group, then finish(group, part, parts) on the
+/// same thread once all parts of that group are reduced. With one part per group no barrier is needed;
+/// otherwise the groups are handled in rounds of nthreads parts (nthreads / parts whole groups).
+template <class Reduce, class Finish>
+void bn_for_group_parts(int64_t tid, int64_t nthreads, int64_t groups, Reduce&& reduce, Finish&& finish) {
+  const int64_t parts = bn_parts_per_group(groups, nthreads);
+  if (parts == 1) {
+    for (int64_t g = bn_split(groups, nthreads, tid), end = bn_split(groups, nthreads, tid + 1); g < end; ++g) {
+      reduce(g, int64_t{0}, int64_t{1});
+      finish(g, int64_t{0}, int64_t{1});
+    }
+    return;
+  }
+  const int64_t rounds = groups * parts / nthreads;
+  for (int64_t r = 0; r < rounds; ++r) {
+    const int64_t item = r * nthreads + tid;
+    reduce(item / parts, item % parts, parts);
+    bn_barrier(nthreads);
+    finish(item / parts, item % parts, parts);
+  }
+}
+
+/// Upper bound of groups * parts over all thread counts up to nthreads: the size of partial buffers.
+inline int64_t bn_max_items(int64_t groups, int64_t nthreads) { return groups * std::max<int64_t>(nthreads, 1); }
+
+// ---------------------------------------------------------------------------------------------
+// Chan's merge of (count, mean, M2) summaries.
+
+inline void bn_chan_merge(double& count, double& mean, double& m2, double count_b, double mean_b, double m2_b) {
+  if (count_b == 0) return;
+  if (count == 0) {
+    count = count_b;
+    mean = mean_b;
+    m2 = m2_b;
+    return;
+  }
+  const double total = count + count_b;
+  const double delta = mean_b - mean;
+  mean += delta * (count_b / total);
+  m2 += m2_b + delta * delta * (count * count_b / total);
+  count = total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planar primitives: contiguous runs of one channel. acc points to bn_lanes doubles.
+
+inline double bn_sum_lanes(const double* acc) {
+  double partial[8];
+  for (int j = 0; j < 8; ++j) partial[j] = acc[j] + acc[j + 8] + acc[j + 16] + acc[j + 24];
+  return ((partial[0] + partial[4]) + (partial[1] + partial[5])) + ((partial[2] + partial[6]) + (partial[3] + partial[7]));
+}
+
+template <class T>
+inline void bn_add_run(const T* x, int64_t len, double* acc) {
+  int64_t i = 0;
+  for (; i + bn_lanes <= len; i += bn_lanes)
+    for (int j = 0; j < bn_lanes; ++j) acc[j] += static_cast<double>(x[i + j]);
+  for (int j = 0; i < len; ++i, ++j) acc[j] += static_cast<double>(x[i]);
+}
+
+template <class T>
+inline void bn_add_sq_dev_run(const T* x, int64_t len, T pivot, double* acc) {
+  int64_t i = 0;
+  for (; i + bn_lanes <= len; i += bn_lanes)
+    for (int j = 0; j < bn_lanes; ++j) {
+      const double d = static_cast<double>(static_cast<T>(x[i + j] - pivot));
+      acc[j] += d * d;
+    }
+  for (int j = 0; i < len; ++i, ++j) {
+    const double d = static_cast<double>(static_cast<T>(x[i] - pivot));
+    acc[j] += d * d;
+  }
+}
+
+/// acc_dy += dy, acc_dyx += dy * (x - pivot), both in double.
+template <class T>
+inline void bn_add_dy_xmu_run(const T* dy, const T* x, int64_t len, T pivot, double* acc_dy, double* acc_dyx) {
+  int64_t i = 0;
+  for (; i + bn_lanes <= len; i += bn_lanes)
+    for (int j = 0; j < bn_lanes; ++j) {
+      const double g = static_cast<double>(dy[i + j]);
+      acc_dy[j] += g;
+      acc_dyx[j] += g * static_cast<double>(static_cast<T>(x[i + j] - pivot));
+    }
+  for (int j = 0; i < len; ++i, ++j) {
+    const double g = static_cast<double>(dy[i]);
+    acc_dy[j] += g;
+    acc_dyx[j] += g * static_cast<double>(static_cast<T>(x[i] - pivot));
+  }
+}
+
+/// y = (x - pivot) * alpha + beta.
+template <class T>
+inline void bn_affine_run(const T* x, T* y, int64_t len, T pivot, T alpha, T beta) {
+  for (int64_t i = 0; i < len; ++i) y[i] = (x[i] - pivot) * alpha + beta;
+}
+
+/// dx = k_dy * dy + k_x * (x - pivot) + k_c.
+template <class T>
+inline void bn_dx_run(const T* dy, const T* x, T* dx, int64_t len, T pivot, T k_dy, T k_x, T k_c) {
+  for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * k_dy + ((x[i] - pivot) * k_x + k_c);
+}
+
+/// dx = k_dy * dy (eval backward) while reducing sum dy and sum dy * (x - pivot).
+template <class T>
+inline void bn_dx_eval_reduce_run(const T* dy, const T* x, T* dx, int64_t len, T pivot, T k_dy, double* acc_dy,
+                                  double* acc_dyx) {
+  bn_add_dy_xmu_run(dy, x, len, pivot, acc_dy, acc_dyx);
+  for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * k_dy;
+}
+
+/// One part of a planar group (channel c): rows [n0, n1) x columns [s0, s1) of the channel's N x S values.
+/// Parts split rows when there are enough of them, else columns.
+struct BnRect {
+  int64_t n0, n1, s0, s1;
+  int64_t count() const { return (n1 - n0) * (s1 - s0); }
+};
+
+inline BnRect bn_planar_part(int64_t N, int64_t S, int64_t part, int64_t parts) {
+  if (parts == 1) return {0, N, 0, S};
+  if (N >= parts) return {bn_split(N, parts, part), bn_split(N, parts, part + 1), 0, S};
+  return {0, N, bn_split(S, parts, part), bn_split(S, parts, part + 1)};
+}
+
+/// Calls f(offset, len) for every contiguous run of rect, in memory order (offset is into the tensor).
+template <class F>
+inline void bn_for_runs(int64_t C, int64_t S, int64_t c, const BnRect& rect, F&& f) {
+  if (rect.s1 <= rect.s0) return;
+  for (int64_t n = rect.n0; n < rect.n1; ++n) f((n * C + c) * S + rect.s0, rect.s1 - rect.s0);
+}
+
+/// Statistics of rect: chunks of <= bn_chunk_bytes are summed, re-read for their squared deviations
+/// about their own mean (rounded to T), and merged with Chan's update.
+template <class T>
+void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& rect, double& count, double& mean,
+                     double& m2) {
+  count = 0;
+  mean = 0;
+  m2 = 0;
+  const int64_t width = rect.s1 - rect.s0;
+  if (width <= 0 || rect.n1 <= rect.n0) return;
+  const int64_t chunk = bn_chunk_bytes / static_cast<int64_t>(sizeof(T));
+  auto chunk_stats = [&](const BnRect& piece) {
+    double acc[bn_lanes] = {};
+    bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) { bn_add_run(x + offset, len, acc); });
+    const double piece_count = static_cast<double>(piece.count());
+    const double piece_mean = bn_sum_lanes(acc) / piece_count;
+    const T pivot = static_cast<T>(piece_mean);
+    const double delta = piece_mean - static_cast<double>(pivot);
+    double sq[bn_lanes] = {};
+    bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) { bn_add_sq_dev_run(x + offset, len, pivot, sq); });
+    const double piece_m2 = std::max(0.0, bn_sum_lanes(sq) - piece_count * delta * delta);
+    bn_chan_merge(count, mean, m2, piece_count, piece_mean, piece_m2);
+  };
+  if (width >= chunk) {
+    const int64_t pieces = (width + chunk - 1) / chunk;
+    for (int64_t n = rect.n0; n < rect.n1; ++n)
+      for (int64_t k = 0; k < pieces; ++k)
+        chunk_stats({n, n + 1, rect.s0 + bn_split(width, pieces, k), rect.s0 + bn_split(width, pieces, k + 1)});
+  } else {
+    const int64_t rows = chunk / width;
+    for (int64_t n = rect.n0; n < rect.n1; n += rows) chunk_stats({n, std::min(n + rows, rect.n1), rect.s0, rect.s1});
+  }
+}
+
+/// sum dy and sum dy * (x - mean) over rect (double, in 2 x bn_lanes accumulators).
+template <class T>
+void bn_planar_dy_xmu(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, const BnRect& rect, double mean,
+                      double& sum_dy, double& sum_dy_xmu) {
+  const T pivot = static_cast<T>(mean);
+  const double delta = mean - static_cast<double>(pivot);
+  double acc_dy[bn_lanes] = {}, acc_dyx[bn_lanes] = {};
+  bn_for_runs(C, S, c, rect,
+              [&](int64_t offset, int64_t len) { bn_add_dy_xmu_run(dy + offset, x + offset, len, pivot, acc_dy, acc_dyx); });
+  sum_dy = bn_sum_lanes(acc_dy);
+  sum_dy_xmu = bn_sum_lanes(acc_dyx) - delta * sum_dy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strided (S = 1) primitives: rows of C values, a strip of channels [c0, c0 + width) per group.
+
+/// Per-lane statistics of rows [n0, n1) of a strip: chunks of rows are summed, re-read for squared
+/// deviations, and merged lane by lane with Chan's update (every lane of a chunk has the same count).
+template <class T>
+void bn_strip_stats(const T* x, int64_t C, int64_t c0, int64_t width, int64_t n0, int64_t n1, double& count, double* mean,
+                    double* m2) {
+  count = 0;
+  std::fill(mean, mean + width, 0.0);
+  std::fill(m2, m2 + width, 0.0);
+  if (n1 <= n0) return;
+  const int64_t rows = std::max<int64_t>(1, bn_chunk_bytes / (width * static_cast<int64_t>(sizeof(T))));
+  double sum[bn_strip_channels], sq[bn_strip_channels], chunk_mean[bn_strip_channels];
+  T pivot[bn_strip_channels];
+  for (int64_t n = n0; n < n1; n += rows) {
+    const int64_t end = std::min(n + rows, n1);
+    std::fill(sum, sum + width, 0.0);
+    for (int64_t r = n; r < end; ++r) {
+      const T* row = x + r * C + c0;
+      for (int64_t j = 0; j < width; ++j) sum[j] += static_cast<double>(row[j]);
+    }
+    const double chunk_count = static_cast<double>(end - n);
+    for (int64_t j = 0; j < width; ++j) {
+      chunk_mean[j] = sum[j] / chunk_count;
+      pivot[j] = static_cast<T>(chunk_mean[j]);
+    }
+    std::fill(sq, sq + width, 0.0);
+    for (int64_t r = n; r < end; ++r) {
+      const T* row = x + r * C + c0;
+      for (int64_t j = 0; j < width; ++j) {
+        const double d = static_cast<double>(static_cast<T>(row[j] - pivot[j]));
+        sq[j] += d * d;
+      }
+    }
+    if (count == 0) {
+      for (int64_t j = 0; j < width; ++j) {
+        const double delta = chunk_mean[j] - static_cast<double>(pivot[j]);
+        mean[j] = chunk_mean[j];
+        m2[j] = std::max(0.0, sq[j] - chunk_count * delta * delta);
+      }
+    } else {
+      const double total = count + chunk_count;
+      const double weight_b = chunk_count / total, weight_ab = count * chunk_count / total;
+      for (int64_t j = 0; j < width; ++j) {
+        const double delta_pivot = chunk_mean[j] - static_cast<double>(pivot[j]);
+        const double chunk_m2 = std::max(0.0, sq[j] - chunk_count * delta_pivot * delta_pivot);
+        const double delta = chunk_mean[j] - mean[j];
+        mean[j] += delta * weight_b;
+        m2[j] += chunk_m2 + delta * delta * weight_ab;
+      }
+    }
+    count += chunk_count;
+  }
+}
+
+/// Per-lane sum dy and sum dy * (x - mean) over rows [n0, n1) of a strip.
+template <class T>
+void bn_strip_dy_xmu(const T* dy, const T* x, int64_t C, int64_t c0, int64_t width, int64_t n0, int64_t n1,
+                     const double* mean, double* sum_dy, double* sum_dy_xmu) {
+  T pivot[bn_strip_channels];
+  for (int64_t j = 0; j < width; ++j) {
+    pivot[j] = static_cast<T>(mean[j]);
+    sum_dy[j] = 0;
+    sum_dy_xmu[j] = 0;
+  }
+  for (int64_t r = n0; r < n1; ++r) {
+    const T* dy_row = dy + r * C + c0;
+    const T* x_row = x + r * C + c0;
+    for (int64_t j = 0; j < width; ++j) {
+      const double g = static_cast<double>(dy_row[j]);
+      sum_dy[j] += g;
+      sum_dy_xmu[j] += g * static_cast<double>(static_cast<T>(x_row[j] - pivot[j]));
+    }
+  }
+  for (int64_t j = 0; j < width; ++j) sum_dy_xmu[j] -= (mean[j] - static_cast<double>(pivot[j])) * sum_dy[j];
+}
+
+/// Rows [n0, n1) of a strip: y = (x - pivot) * alpha + beta with per-channel constants (already offset to c0).
+template <class T>
+void bn_strip_affine(const T* x, T* y, int64_t C, int64_t c0, int64_t width, int64_t n0, int64_t n1, const T* pivot,
+                     const T* alpha, const T* beta) {
+  for (int64_t r = n0; r < n1; ++r) {
+    const T* x_row = x + r * C + c0;
+    T* y_row = y + r * C + c0;
+    for (int64_t j = 0; j < width; ++j) y_row[j] = (x_row[j] - pivot[j]) * alpha[j] + beta[j];
+  }
+}
+
+template <class T>
+void bn_strip_dx(const T* dy, const T* x, T* dx, int64_t C, int64_t c0, int64_t width, int64_t n0, int64_t n1,
+                 const T* pivot, const T* k_dy, const T* k_x, const T* k_c) {
+  for (int64_t r = n0; r < n1; ++r) {
+    const int64_t o = r * C + c0;
+    for (int64_t j = 0; j < width; ++j) dx[o + j] = dy[o + j] * k_dy[j] + ((x[o + j] - pivot[j]) * k_x[j] + k_c[j]);
+  }
+}
+
+inline int64_t bn_strip_count(int64_t C) { return (C + bn_strip_channels - 1) / bn_strip_channels; }
+
+// ---------------------------------------------------------------------------------------------
+// Per-channel constants shared by the fused and the composed paths (so both round identically).
+
+/// Normalisation y = (x - pivot) * alpha + beta for mean/invstd given in double.
+template <class T>
+struct BnAffine {
+  T pivot, alpha, beta;
+};
+
+template <class T>
+inline BnAffine<T> bn_affine(double mean, double invstd, const T* weight, const T* bias, int64_t c) {
+  const T pivot = static_cast<T>(mean);
+  const double delta = mean - static_cast<double>(pivot);
+  const double alpha = (weight ? static_cast<double>(weight[c]) : 1.0) * invstd;
+  const double beta = (bias ? static_cast<double>(bias[c]) : 0.0) - delta * alpha;
+  return {pivot, static_cast<T>(alpha), static_cast<T>(beta)};
+}
+
+/// Training backward dx = k_dy * dy + k_x * (x - pivot) + k_c (see the derivation at the top).
+template <class T>
+struct BnDx {
+  T pivot, k_dy, k_x, k_c;
+};
+
+template <class T>
+inline BnDx<T> bn_dx_constants(double mean, double invstd, const T* weight, int64_t c, double sum_dy, double sum_dy_xmu,
+                               int64_t count) {
+  const T pivot = static_cast<T>(mean);
+  const double delta = mean - static_cast<double>(pivot);
+  const double k_dy = (weight ? static_cast<double>(weight[c]) : 1.0) * invstd;
+  const double inv_count = 1.0 / static_cast<double>(count);
+  const double k_x = -k_dy * invstd * invstd * sum_dy_xmu * inv_count;
+  const double k_c = -k_dy * sum_dy * inv_count - k_x * delta;
+  return {pivot, static_cast<T>(k_dy), static_cast<T>(k_x), static_cast<T>(k_c)};
+}
+
+inline double bn_invstd(double m2, double count, double eps) { return 1.0 / std::sqrt(m2 / count + eps); }
+
+template <class T>
+inline void bn_update_running_one(T* running_mean, T* running_var, int64_t c, double mean, double m2, int64_t count,
+                                  double momentum) {
+  if (running_mean)
+    running_mean[c] = static_cast<T>(momentum * mean + (1.0 - momentum) * static_cast<double>(running_mean[c]));
+  if (running_var) {
+    const double unbiased = m2 / static_cast<double>(count - 1);
+    running_var[c] = static_cast<T>(momentum * unbiased + (1.0 - momentum) * static_cast<double>(running_var[c]));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming elementwise passes (no reduction): split over all N*C*S elements, contiguous per thread.
+
+/// Calls f(offset, len, c) for every run of [begin, end) that stays inside one (n, c) plane of length S.
+template <class F>
+inline void bn_for_plane_runs(int64_t C, int64_t S, int64_t begin, int64_t end, F&& f) {
+  while (begin < end) {
+    const int64_t plane = begin / S;
+    const int64_t len = std::min(S - begin % S, end - begin);
+    f(begin, len, plane % C);
+    begin += len;
+  }
+}
+
+/// Calls f(offset, len, c0) for every run of [begin, end) that stays inside one row of C values (S = 1).
+template <class F>
+inline void bn_for_row_runs(int64_t C, int64_t begin, int64_t end, F&& f) {
+  while (begin < end) {
+    const int64_t c0 = begin % C;
+    const int64_t len = std::min(C - c0, end - begin);
+    f(begin, len, c0);
+    begin += len;
+  }
+}
+
+/// Splits [0, total) among the threads at multiples of 64 elements (whole cache lines for float).
+template <class F>
+inline void bn_stream(int64_t total, F&& f) {
+  bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+    const int64_t blocks = (total + 63) / 64;
+    const int64_t begin = std::min(total, bn_split(blocks, nthreads, tid) * 64);
+    const int64_t end = std::min(total, bn_split(blocks, nthreads, tid + 1) * 64);
+    if (begin < end) f(begin, end);
+  });
+}
+
+/// y = (x - pivot[c]) * alpha[c] + beta[c] over the whole tensor.
+template <class T>
+void bn_affine_all(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* pivot, const T* alpha, const T* beta) {
+  bn_stream(N * C * S, [&](int64_t begin, int64_t end) {
+    if (S == 1) {
+      bn_for_row_runs(C, begin, end, [&](int64_t o, int64_t len, int64_t c0) {
+        for (int64_t j = 0; j < len; ++j) y[o + j] = (x[o + j] - pivot[c0 + j]) * alpha[c0 + j] + beta[c0 + j];
+      });
+    } else {
+      bn_for_plane_runs(C, S, begin, end, [&](int64_t o, int64_t len, int64_t c) {
+        bn_affine_run(x + o, y + o, len, pivot[c], alpha[c], beta[c]);
+      });
+    }
+  });
+}
+
+}  // namespace detail
+
+// =============================================================================================
+// Public kernels.
+
+/// Per-channel mean and M2 = sum (x - mean)^2 of x (N, C, S), count = N*S, accumulated in double with
+/// chunked two-pass sums merged by Chan's update. mean and m2 have length C. With N*S == 0 both are 0.
+template <class T>
+void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
+  static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
+  if (C <= 0) return;
+  if (N * S <= 0) {
+    std::fill(mean, mean + C, 0.0);
+    std::fill(m2, m2 + C, 0.0);
+    return;
+  }
+  const int64_t total = N * C * S;
+  if (S > 1) {
+    std::vector<double> partial(static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+      detail::bn_for_group_parts(
+          tid, nthreads, C,
+          [&](int64_t c, int64_t part, int64_t parts) {
+            double* p = &partial[static_cast<size_t>(3 * (c * parts + part))];
+            detail::bn_planar_stats(x, C, S, c, detail::bn_planar_part(N, S, part, parts), p[0], p[1], p[2]);
+          },
+          [&](int64_t c, int64_t part, int64_t parts) {
+            if (part != 0) return;
+            double count = 0, mu = 0, sq = 0;
+            for (int64_t k = 0; k < parts; ++k) {
+              const double* p = &partial[static_cast<size_t>(3 * (c * parts + k))];
+              detail::bn_chan_merge(count, mu, sq, p[0], p[1], p[2]);
+            }
+            mean[c] = mu;
+            m2[c] = sq;
+          });
+    });
+    return;
+  }
+  const int64_t strips = detail::bn_strip_count(C);
+  const int64_t lanes = detail::bn_strip_channels;
+  std::vector<double> partial(static_cast<size_t>((2 * lanes + 1) * detail::bn_max_items(strips, detail::bn_max_threads(total))));
+  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+    detail::bn_for_group_parts(
+        tid, nthreads, strips,
+        [&](int64_t g, int64_t part, int64_t parts) {
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          double* p = &partial[static_cast<size_t>((2 * lanes + 1) * (g * parts + part))];
+          detail::bn_strip_stats(x, C, c0, width, detail::bn_split(N, parts, part), detail::bn_split(N, parts, part + 1),
+                                 p[0], p + 1, p + 1 + lanes);
+        },
+        [&](int64_t g, int64_t part, int64_t parts) {
+          if (part != 0) return;
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          for (int64_t j = 0; j < width; ++j) {
+            double count = 0, mu = 0, sq = 0;
+            for (int64_t k = 0; k < parts; ++k) {
+              const double* p = &partial[static_cast<size_t>((2 * lanes + 1) * (g * parts + k))];
+              detail::bn_chan_merge(count, mu, sq, p[0], p[1 + j], p[1 + lanes + j]);
+            }
+            mean[c0 + j] = mu;
+            m2[c0 + j] = sq;
+          }
+        });
+  });
+}
+
+/// y = (x - mean[c]) * invstd[c] * weight[c] + bias[c]; weight/bias may be null (1 and 0). x may equal y.
+template <class T>
+void batch_norm_elemt(const T* x, T* y, int64_t N, int64_t C, int64_t S, const double* mean, const double* invstd,
+                      const T* weight, const T* bias) {
+  static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
+  if (C <= 0 || N * S <= 0) return;
+  std::vector<T> pivot(static_cast<size_t>(C)), alpha(static_cast<size_t>(C)), beta(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    const auto k = detail::bn_affine(mean[c], invstd[c], weight, bias, c);
+    pivot[static_cast<size_t>(c)] = k.pivot;
+    alpha[static_cast<size_t>(c)] = k.alpha;
+    beta[static_cast<size_t>(c)] = k.beta;
+  }
+  detail::bn_affine_all(x, y, N, C, S, pivot.data(), alpha.data(), beta.data());
+}
+
+/// running_mean = (1 - momentum) * running_mean + momentum * mean,
+/// running_var = (1 - momentum) * running_var + momentum * m2 / (count - 1). Either pointer may be null.
+/// count is the number of values per channel (N*S, or the global count for SyncBatchNorm); it must be
+/// > 1 for running_var (PyTorch refuses one value per channel in training before getting here).
+template <class T>
+void batch_norm_update_running(T* running_mean, T* running_var, const double* mean, const double* m2, int64_t C,
+                               int64_t count, double momentum) {
+  for (int64_t c = 0; c < C; ++c)
+    detail::bn_update_running_one(running_mean, running_var, c, mean[c], m2[c], count, momentum);
+}
+
+/// Training forward in one call: per-channel statistics, save_mean[c] = mean,
+/// save_invstd[c] = 1/sqrt(M2/(N*S) + eps), y = (x - mean) * save_invstd * weight + bias, and the
+/// running-statistic update (skipped for a null running_mean / running_var). weight/bias may be null.
+/// Each channel (or strip of channels when S = 1) is normalised right after its statistics, while it
+/// is still in cache. save_mean/save_invstd may not be null.
+template <class T>
+void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
+                              double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
+                              double* save_invstd) {
+  static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
+  if (C <= 0) return;
+  const int64_t count = N * S;
+  if (count <= 0) {
+    std::fill(save_mean, save_mean + C, 0.0);
+    std::fill(save_invstd, save_invstd + C, 0.0);
+    return;
+  }
+  const int64_t total = N * C * S;
+  const double dcount = static_cast<double>(count);
+  if (S > 1) {
+    std::vector<double> partial(static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+      detail::bn_for_group_parts(
+          tid, nthreads, C,
+          [&](int64_t c, int64_t part, int64_t parts) {
+            double* p = &partial[static_cast<size_t>(3 * (c * parts + part))];
+            detail::bn_planar_stats(x, C, S, c, detail::bn_planar_part(N, S, part, parts), p[0], p[1], p[2]);
+          },
+          [&](int64_t c, int64_t part, int64_t parts) {
+            double n = 0, mu = 0, sq = 0;
+            for (int64_t k = 0; k < parts; ++k) {
+              const double* p = &partial[static_cast<size_t>(3 * (c * parts + k))];
+              detail::bn_chan_merge(n, mu, sq, p[0], p[1], p[2]);
+            }
+            const double invstd = detail::bn_invstd(sq, dcount, eps);
+            const auto k = detail::bn_affine(mu, invstd, weight, bias, c);
+            detail::bn_for_runs(C, S, c, detail::bn_planar_part(N, S, part, parts), [&](int64_t o, int64_t len) {
+              detail::bn_affine_run(x + o, y + o, len, k.pivot, k.alpha, k.beta);
+            });
+            if (part == 0) {
+              save_mean[c] = mu;
+              save_invstd[c] = invstd;
+              detail::bn_update_running_one(running_mean, running_var, c, mu, sq, count, momentum);
+            }
+          });
+    });
+    return;
+  }
+  const int64_t strips = detail::bn_strip_count(C);
+  const int64_t lanes = detail::bn_strip_channels;
+  std::vector<double> partial(static_cast<size_t>((2 * lanes + 1) * detail::bn_max_items(strips, detail::bn_max_threads(total))));
+  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+    detail::bn_for_group_parts(
+        tid, nthreads, strips,
+        [&](int64_t g, int64_t part, int64_t parts) {
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          double* p = &partial[static_cast<size_t>((2 * lanes + 1) * (g * parts + part))];
+          detail::bn_strip_stats(x, C, c0, width, detail::bn_split(N, parts, part), detail::bn_split(N, parts, part + 1),
+                                 p[0], p + 1, p + 1 + lanes);
+        },
+        [&](int64_t g, int64_t part, int64_t parts) {
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          T pivot[detail::bn_strip_channels], alpha[detail::bn_strip_channels], beta[detail::bn_strip_channels];
+          for (int64_t j = 0; j < width; ++j) {
+            double n = 0, mu = 0, sq = 0;
+            for (int64_t k = 0; k < parts; ++k) {
+              const double* p = &partial[static_cast<size_t>((2 * lanes + 1) * (g * parts + k))];
+              detail::bn_chan_merge(n, mu, sq, p[0], p[1 + j], p[1 + lanes + j]);
+            }
+            const double invstd = detail::bn_invstd(sq, dcount, eps);
+            const auto k = detail::bn_affine(mu, invstd, weight, bias, c0 + j);
+            pivot[j] = k.pivot;
+            alpha[j] = k.alpha;
+            beta[j] = k.beta;
+            if (part == 0) {
+              save_mean[c0 + j] = mu;
+              save_invstd[c0 + j] = invstd;
+              detail::bn_update_running_one(running_mean, running_var, c0 + j, mu, sq, count, momentum);
+            }
+          }
+          detail::bn_strip_affine(x, y, C, c0, width, detail::bn_split(N, parts, part),
+                                  detail::bn_split(N, parts, part + 1), pivot, alpha, beta);
+        });
+  });
+}
+
+/// Eval forward, one streaming pass: y = (x - running_mean[c]) * weight[c] / sqrt(running_var[c] + eps) + bias[c].
+/// weight/bias may be null. The subtraction comes before the scaling (see the derivation at the top).
+template <class T>
+void batch_norm_forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
+                             const T* running_var, const T* weight, const T* bias, double eps) {
+  static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
+  if (C <= 0 || N * S <= 0) return;
+  std::vector<T> pivot(static_cast<size_t>(C)), alpha(static_cast<size_t>(C)), beta(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    const auto k = detail::bn_affine(static_cast<double>(running_mean[c]),
+                                     1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps), weight, bias, c);
+    pivot[static_cast<size_t>(c)] = k.pivot;
+    alpha[static_cast<size_t>(c)] = k.alpha;
+    beta[static_cast<size_t>(c)] = k.beta;
+  }
+  detail::bn_affine_all(x, y, N, C, S, pivot.data(), alpha.data(), beta.data());
+}
+
+/// sum_dy[c] = sum dy, sum_dy_xmu[c] = sum dy * (x - mean[c]), in double, one pass over dy and x.
+template <class T>
+void batch_norm_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const double* mean,
+                                double* sum_dy, double* sum_dy_xmu) {
+  static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
+  if (C <= 0) return;
+  std::fill(sum_dy, sum_dy + C, 0.0);
+  std::fill(sum_dy_xmu, sum_dy_xmu + C, 0.0);
+  if (N * S <= 0) return;
+  const int64_t total = N * C * S;
+  if (S > 1) {
+    std::vector<double> partial(static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+      detail::bn_for_group_parts(
+          tid, nthreads, C,
+          [&](int64_t c, int64_t part, int64_t parts) {
+            double* p = &partial[static_cast<size_t>(2 * (c * parts + part))];
+            detail::bn_planar_dy_xmu(dy, x, C, S, c, detail::bn_planar_part(N, S, part, parts), mean[c], p[0], p[1]);
+          },
+          [&](int64_t c, int64_t part, int64_t parts) {
+            if (part != 0) return;
+            for (int64_t k = 0; k < parts; ++k) {
+              sum_dy[c] += partial[static_cast<size_t>(2 * (c * parts + k))];
+              sum_dy_xmu[c] += partial[static_cast<size_t>(2 * (c * parts + k) + 1)];
+            }
+          });
+    });
+    return;
+  }
+  const int64_t strips = detail::bn_strip_count(C);
+  const int64_t lanes = detail::bn_strip_channels;
+  std::vector<double> partial(static_cast<size_t>(2 * lanes * detail::bn_max_items(strips, detail::bn_max_threads(total))));
+  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+    detail::bn_for_group_parts(
+        tid, nthreads, strips,
+        [&](int64_t g, int64_t part, int64_t parts) {
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          double* p = &partial[static_cast<size_t>(2 * lanes * (g * parts + part))];
+          detail::bn_strip_dy_xmu(dy, x, C, c0, width, detail::bn_split(N, parts, part),
+                                  detail::bn_split(N, parts, part + 1), mean + c0, p, p + lanes);
+        },
+        [&](int64_t g, int64_t part, int64_t parts) {
+          if (part != 0) return;
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          for (int64_t k = 0; k < parts; ++k) {
+            const double* p = &partial[static_cast<size_t>(2 * lanes * (g * parts + k))];
+            for (int64_t j = 0; j < width; ++j) {
+              sum_dy[c0 + j] += p[j];
+              sum_dy_xmu[c0 + j] += p[lanes + j];
+            }
+          }
+        });
+  });
+}
+
+/// Training dx from reduced sums: dx = weight * invstd * (dy - sum_dy/count - (x - mean) * invstd^2 * sum_dy_xmu/count).
+/// weight may be null. count is the number of values per channel the sums were taken over (global for
+/// SyncBatchNorm).
+template <class T>
+void batch_norm_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, const double* mean,
+                               const double* invstd, const T* weight, const double* sum_dy, const double* sum_dy_xmu,
+                               int64_t count) {
+  static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
+  if (C <= 0 || N * S <= 0) return;
+  std::vector<detail::BnDx<T>> k(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c)
+    k[static_cast<size_t>(c)] = detail::bn_dx_constants(mean[c], invstd[c], weight, c, sum_dy[c], sum_dy_xmu[c], count);
+  if (S == 1) {
+    std::vector<T> pivot(static_cast<size_t>(C)), k_dy(static_cast<size_t>(C)), k_x(static_cast<size_t>(C)),
+        k_c(static_cast<size_t>(C));
+    for (size_t c = 0; c < static_cast<size_t>(C); ++c) {
+      pivot[c] = k[c].pivot;
+      k_dy[c] = k[c].k_dy;
+      k_x[c] = k[c].k_x;
+      k_c[c] = k[c].k_c;
+    }
+    detail::bn_stream(N * C, [&](int64_t begin, int64_t end) {
+      detail::bn_for_row_runs(C, begin, end, [&](int64_t o, int64_t len, int64_t c0) {
+        for (int64_t j = 0; j < len; ++j)
+          dx[o + j] = dy[o + j] * k_dy[static_cast<size_t>(c0 + j)] +
+                      ((x[o + j] - pivot[static_cast<size_t>(c0 + j)]) * k_x[static_cast<size_t>(c0 + j)] +
+                       k_c[static_cast<size_t>(c0 + j)]);
+      });
+    });
+    return;
+  }
+  detail::bn_stream(N * C * S, [&](int64_t begin, int64_t end) {
+    detail::bn_for_plane_runs(C, S, begin, end, [&](int64_t o, int64_t len, int64_t c) {
+      const auto& kc = k[static_cast<size_t>(c)];
+      detail::bn_dx_run(dy + o, x + o, dx + o, len, kc.pivot, kc.k_dy, kc.k_x, kc.k_c);
+    });
+  });
+}
+
+/// Fused backward. training = true: save_mean/save_invstd are the batch statistics from
+/// batch_norm_forward_train and dx is the full training gradient (one reduction pass, then dx from
+/// cache). training = false: save_mean/save_invstd are the constants the forward used (running_mean and
+/// 1/sqrt(running_var + eps)) and dx = dy * weight * invstd, written in the same pass as the reduction.
+/// grad_weight[c] = sum dy * (x - mean) * invstd, grad_bias[c] = sum dy. weight may be null (1);
+/// dx, grad_weight and grad_bias may each be null (not computed).
+template <class T>
+void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
+                         const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
+                         T* grad_bias) {
+  static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
+  if (C <= 0) return;
+  const int64_t count = N * S;
+  if (count <= 0) {
+    if (grad_weight) std::fill(grad_weight, grad_weight + C, T(0));
+    if (grad_bias) std::fill(grad_bias, grad_bias + C, T(0));
+    return;
+  }
+  const bool need_sums = grad_weight || grad_bias || (training && dx);
+  const int64_t total = N * C * S;
+  if (!need_sums) {
+    if (!dx) return;
+    // Eval-mode dx only: dx = dy * weight * invstd.
+    std::vector<T> zero(static_cast<size_t>(C), T(0)), scale(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c)
+      scale[static_cast<size_t>(c)] = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
+    detail::bn_affine_all(dy, dx, N, C, S, zero.data(), scale.data(), zero.data());
+    return;
+  }
+  auto write_grads = [&](int64_t c, double sum_dy, double sum_dy_xmu) {
+    if (grad_weight) grad_weight[c] = static_cast<T>(sum_dy_xmu * save_invstd[c]);
+    if (grad_bias) grad_bias[c] = static_cast<T>(sum_dy);
+  };
+  if (S > 1) {
+    std::vector<double> partial(static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+      detail::bn_for_group_parts(
+          tid, nthreads, C,
+          [&](int64_t c, int64_t part, int64_t parts) {
+            double* p = &partial[static_cast<size_t>(2 * (c * parts + part))];
+            const auto rect = detail::bn_planar_part(N, S, part, parts);
+            if (!training && dx) {
+              // dx does not depend on the sums: write it in the reduction pass.
+              const T pivot = static_cast<T>(save_mean[c]);
+              const double delta = save_mean[c] - static_cast<double>(pivot);
+              const T k_dy = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
+              double acc_dy[detail::bn_lanes] = {}, acc_dyx[detail::bn_lanes] = {};
+              detail::bn_for_runs(C, S, c, rect, [&](int64_t o, int64_t len) {
+                detail::bn_dx_eval_reduce_run(dy + o, x + o, dx + o, len, pivot, k_dy, acc_dy, acc_dyx);
+              });
+              p[0] = detail::bn_sum_lanes(acc_dy);
+              p[1] = detail::bn_sum_lanes(acc_dyx) - delta * p[0];
+            } else {
+              detail::bn_planar_dy_xmu(dy, x, C, S, c, rect, save_mean[c], p[0], p[1]);
+            }
+          },
+          [&](int64_t c, int64_t part, int64_t parts) {
+            double sum_dy = 0, sum_dy_xmu = 0;
+            for (int64_t k = 0; k < parts; ++k) {
+              sum_dy += partial[static_cast<size_t>(2 * (c * parts + k))];
+              sum_dy_xmu += partial[static_cast<size_t>(2 * (c * parts + k) + 1)];
+            }
+            if (training && dx) {
+              const auto k = detail::bn_dx_constants(save_mean[c], save_invstd[c], weight, c, sum_dy, sum_dy_xmu, count);
+              detail::bn_for_runs(C, S, c, detail::bn_planar_part(N, S, part, parts), [&](int64_t o, int64_t len) {
+                detail::bn_dx_run(dy + o, x + o, dx + o, len, k.pivot, k.k_dy, k.k_x, k.k_c);
+              });
+            }
+            if (part == 0) write_grads(c, sum_dy, sum_dy_xmu);
+          });
+    });
+    return;
+  }
+  const int64_t strips = detail::bn_strip_count(C);
+  const int64_t lanes = detail::bn_strip_channels;
+  std::vector<double> partial(static_cast<size_t>(2 * lanes * detail::bn_max_items(strips, detail::bn_max_threads(total))));
+  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+    detail::bn_for_group_parts(
+        tid, nthreads, strips,
+        [&](int64_t g, int64_t part, int64_t parts) {
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          const int64_t n0 = detail::bn_split(N, parts, part), n1 = detail::bn_split(N, parts, part + 1);
+          double* p = &partial[static_cast<size_t>(2 * lanes * (g * parts + part))];
+          detail::bn_strip_dy_xmu(dy, x, C, c0, width, n0, n1, save_mean + c0, p, p + lanes);
+          if (!training && dx) {
+            T zero[detail::bn_strip_channels] = {}, scale[detail::bn_strip_channels];
+            for (int64_t j = 0; j < width; ++j)
+              scale[j] = static_cast<T>((weight ? static_cast<double>(weight[c0 + j]) : 1.0) * save_invstd[c0 + j]);
+            detail::bn_strip_affine(dy, dx, C, c0, width, n0, n1, zero, scale, zero);
+          }
+        },
+        [&](int64_t g, int64_t part, int64_t parts) {
+          const int64_t c0 = g * lanes, width = std::min(lanes, C - c0);
+          T pivot[detail::bn_strip_channels], k_dy[detail::bn_strip_channels], k_x[detail::bn_strip_channels],
+              k_c[detail::bn_strip_channels];
+          for (int64_t j = 0; j < width; ++j) {
+            double sum_dy = 0, sum_dy_xmu = 0;
+            for (int64_t k = 0; k < parts; ++k) {
+              const double* p = &partial[static_cast<size_t>(2 * lanes * (g * parts + k))];
+              sum_dy += p[j];
+              sum_dy_xmu += p[lanes + j];
+            }
+            if (training && dx) {
+              const auto k = detail::bn_dx_constants(save_mean[c0 + j], save_invstd[c0 + j], weight, c0 + j, sum_dy,
+                                                     sum_dy_xmu, count);
+              pivot[j] = k.pivot;
+              k_dy[j] = k.k_dy;
+              k_x[j] = k.k_x;
+              k_c[j] = k.k_c;
+            }
+            if (part == 0) write_grads(c0 + j, sum_dy, sum_dy_xmu);
+          }
+          if (training && dx)
+            detail::bn_strip_dx(dy, x, dx, C, c0, width, detail::bn_split(N, parts, part),
+                                detail::bn_split(N, parts, part + 1), pivot, k_dy, k_x, k_c);
+        });
+  });
+}
+
+}  // namespace hnn::kernels::cpu

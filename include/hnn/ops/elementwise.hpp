@@ -1,0 +1,453 @@
+// Elementwise ops with broadcasting: + - * / between tensors and with scalars on either side, neg, exp,
+// log, sqrt, abs, pow, relu, sigmoid, tanh, clamp, maximum/minimum, comparisons. Each forward is followed
+// by its backward closure. Unary math on contiguous data goes through Eigen's vectorised array functions.
+// Depends on ops/copy.hpp, kernels/cpu/loops.hpp, Eigen/Core.
+#pragma once
+
+#include <Eigen/Core>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "hnn/autograd/function.hpp"
+#include "hnn/kernels/cpu/loops.hpp"
+#include "hnn/ops/copy.hpp"
+#include "hnn/ops/creation.hpp"
+#include "hnn/tensor/tensor.hpp"
+
+namespace hnn {
+
+template <class T, class D>
+Tensor<T, D> sum_to(const Tensor<T, D>& t, const Shape& shape);
+
+namespace detail {
+
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+/// out = f(x) where f maps an Eigen array expression (vectorised), in parallel chunks.
+template <class TOut = void, class T, class D, class F>
+auto unary_eigen(const Tensor<T, D>& x, F f) {
+  using R = std::conditional_t<std::is_void_v<TOut>, T, TOut>;
+  Tensor<T, D> in = x.is_contiguous() ? x : x.detach().contiguous();
+  auto out = Tensor<R, D>::empty(x.shape());
+  const T* src = in.data();
+  R* dst = out.data();
+  kernels::cpu::parallel_for(in.numel(), kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
+    Eigen::Map<Eigen::Array<R, Eigen::Dynamic, 1>>(dst + b, e - b) = f(ConstArrayMap<T>(src + b, e - b));
+  });
+  return out;
+}
+
+/// out = op(a, b) elementwise over the broadcast shape of a and b.
+template <class TOut, class T, class D, class Op>
+Tensor<TOut, D> binary_map(const Tensor<T, D>& a, const Tensor<T, D>& b, Op op) {
+  Shape out_shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape());
+  auto out = Tensor<TOut, D>::empty(out_shape);
+  if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
+    const T* pa = a.data();
+    const T* pb = b.data();
+    TOut* po = out.data();
+    kernels::cpu::parallel_for(out.numel(), kernels::cpu::parallel_grain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
+    });
+    return out;
+  }
+  kernels::cpu::binary_strided(out.data(), a.data(), b.data(), out_shape.vec(), broadcast_strides(a, out_shape),
+                               broadcast_strides(b, out_shape), op);
+  return out;
+}
+
+/// out = op(x) elementwise with a scalar function (strided input allowed).
+template <class TOut, class T, class D, class Op>
+Tensor<TOut, D> unary_map(const Tensor<T, D>& x, Op op) {
+  auto out = Tensor<TOut, D>::empty(x.shape());
+  kernels::cpu::unary_strided(out.data(), x.data(), x.shape().vec(), x.strides(), op);
+  return out;
+}
+
+template <class T, class D>
+using Grads = std::vector<Tensor<T, D>>;
+
+}  // namespace detail
+
+// ---- binary arithmetic -------------------------------------------------------------------------------
+
+template <class T, class D>
+Tensor<T, D> add(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x + y; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a, b))
+      autograd::record<T, D>("AddBackward0", out, {a, b},
+                             [sa = a.shape(), sb = b.shape()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+                               return detail::Grads<T, D>{need[0] ? sum_to(g, sa) : Tensor<T, D>(),
+                                                          need[1] ? sum_to(g, sb) : Tensor<T, D>()};
+                             });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> sub(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x - y; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a, b))
+      autograd::record<T, D>("SubBackward0", out, {a, b},
+                             [sa = a.shape(), sb = b.shape()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+                               return detail::Grads<T, D>{need[0] ? sum_to(g, sa) : Tensor<T, D>(),
+                                                          need[1] ? sum_to(g.neg(), sb) : Tensor<T, D>()};
+                             });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> mul(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x * y; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a, b))
+      autograd::record<T, D>(
+          "MulBackward0", out, {a, b},
+          [a = a.detach(), b = b.detach()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+            return detail::Grads<T, D>{need[0] ? sum_to(mul(g, b), a.shape()) : Tensor<T, D>(),
+                                       need[1] ? sum_to(mul(g, a), b.shape()) : Tensor<T, D>()};
+          });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> div(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x / y; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a, b))
+      autograd::record<T, D>(
+          "DivBackward0", out, {a, b},
+          [a = a.detach(), b = b.detach()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+            detail::Grads<T, D> grads(2);
+            if (need[0]) grads[0] = sum_to(div(g, b), a.shape());
+            if (need[1]) {
+              // d(a/b)/db = -a / b^2
+              auto gb = detail::binary_map<T>(mul(g, a), b, [](T ga, T y) { return -ga / (y * y); });
+              grads[1] = sum_to(gb, b.shape());
+            }
+            return grads;
+          });
+  return out;
+}
+
+/// Elementwise maximum; where equal the gradient is split evenly, as in PyTorch.
+template <class T, class D>
+Tensor<T, D> maximum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x > y ? x : y; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a, b))
+      autograd::record<T, D>(
+          "MaximumBackward0", out, {a, b},
+          [a = a.detach(), b = b.detach()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+            auto wa = detail::binary_map<T>(a, b, [](T x, T y) { return x > y ? T(1) : x == y ? T(0.5) : T(0); });
+            detail::Grads<T, D> grads(2);
+            if (need[0]) grads[0] = sum_to(mul(g, wa), a.shape());
+            if (need[1]) grads[1] = sum_to(mul(g, wa.neg() + T(1)), b.shape());
+            return grads;
+          });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> minimum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return maximum(a.neg(), b.neg()).neg();
+}
+
+// ---- scalar arithmetic (scalar of the tensor's type on either side) -----------------------------------
+
+template <class T, class D>
+Tensor<T, D> add(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  auto out = detail::unary_eigen(a, [s](const auto& x) { return x + s; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a))
+      autograd::record<T, D>("AddBackward1", out, {a}, [](const Tensor<T, D>& g, const std::vector<bool>&) {
+        return detail::Grads<T, D>{g};
+      });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> mul(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  auto out = detail::unary_eigen(a, [s](const auto& x) { return x * s; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a))
+      autograd::record<T, D>("MulBackward1", out, {a}, [s](const Tensor<T, D>& g, const std::vector<bool>&) {
+        return detail::Grads<T, D>{mul(g, s)};
+      });
+  return out;
+}
+
+/// s - a
+template <class T, class D>
+Tensor<T, D> rsub(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  auto out = detail::unary_eigen(a, [s](const auto& x) { return s - x; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a))
+      autograd::record<T, D>("RsubBackward1", out, {a}, [](const Tensor<T, D>& g, const std::vector<bool>&) {
+        return detail::Grads<T, D>{g.neg()};
+      });
+  return out;
+}
+
+/// s / a
+template <class T, class D>
+Tensor<T, D> rdiv(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  auto out = detail::unary_eigen(a, [s](const auto& x) { return s / x; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a))
+      autograd::record<T, D>("DivBackward1", out, {a},
+                             [a = a.detach(), s](const Tensor<T, D>& g, const std::vector<bool>&) {
+                               return detail::Grads<T, D>{
+                                   detail::binary_map<T>(g, a, [s](T gv, T x) { return -gv * s / (x * x); })};
+                             });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> operator+(const Tensor<T, D>& a, const Tensor<T, D>& b) { return add(a, b); }
+template <class T, class D>
+Tensor<T, D> operator-(const Tensor<T, D>& a, const Tensor<T, D>& b) { return sub(a, b); }
+template <class T, class D>
+Tensor<T, D> operator*(const Tensor<T, D>& a, const Tensor<T, D>& b) { return mul(a, b); }
+template <class T, class D>
+Tensor<T, D> operator/(const Tensor<T, D>& a, const Tensor<T, D>& b) { return div(a, b); }
+template <class T, class D>
+Tensor<T, D> operator+(const Tensor<T, D>& a, std::type_identity_t<T> s) { return add(a, s); }
+template <class T, class D>
+Tensor<T, D> operator+(std::type_identity_t<T> s, const Tensor<T, D>& a) { return add(a, s); }
+template <class T, class D>
+Tensor<T, D> operator-(const Tensor<T, D>& a, std::type_identity_t<T> s) { return add(a, static_cast<T>(-s)); }
+template <class T, class D>
+Tensor<T, D> operator-(std::type_identity_t<T> s, const Tensor<T, D>& a) { return rsub(a, s); }
+template <class T, class D>
+Tensor<T, D> operator*(const Tensor<T, D>& a, std::type_identity_t<T> s) { return mul(a, s); }
+template <class T, class D>
+Tensor<T, D> operator*(std::type_identity_t<T> s, const Tensor<T, D>& a) { return mul(a, s); }
+template <class T, class D>
+Tensor<T, D> operator/(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  if constexpr (std::is_floating_point_v<T>) return mul(a, T(1) / s);
+  else return detail::unary_map<T>(a, [s](T x) { return x / s; });
+}
+template <class T, class D>
+Tensor<T, D> operator/(std::type_identity_t<T> s, const Tensor<T, D>& a) { return rdiv(a, s); }
+template <class T, class D>
+Tensor<T, D> operator-(const Tensor<T, D>& a) { return a.neg(); }
+
+// ---- unary math -------------------------------------------------------------------------------------
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::neg() const {
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return -x; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(*this))
+      autograd::record<T, D>("NegBackward0", out, {*this}, [](const Tensor& g, const std::vector<bool>&) {
+        return detail::Grads<T, D>{g.neg()};
+      });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::exp() const {
+  static_assert(std::is_floating_point_v<T>, "exp() needs a floating point tensor");
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.exp(); });
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("ExpBackward0", out, {*this}, [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+      return detail::Grads<T, D>{mul(g, y)};
+    });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::log() const {
+  static_assert(std::is_floating_point_v<T>, "log() needs a floating point tensor");
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.log(); });
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("LogBackward0", out, {*this},
+                           [x = detach()](const Tensor& g, const std::vector<bool>&) {
+                             return detail::Grads<T, D>{div(g, x)};
+                           });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::sqrt() const {
+  static_assert(std::is_floating_point_v<T>, "sqrt() needs a floating point tensor");
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.sqrt(); });
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("SqrtBackward0", out, {*this},
+                           [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+                             return detail::Grads<T, D>{
+                                 detail::binary_map<T>(g, y, [](T gv, T yv) { return gv / (T(2) * yv); })};
+                           });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::abs() const {
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.abs(); });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(*this))
+      autograd::record<T, D>("AbsBackward0", out, {*this},
+                             [x = detach()](const Tensor& g, const std::vector<bool>&) {
+                               return detail::Grads<T, D>{detail::binary_map<T>(
+                                   g, x, [](T gv, T xv) { return xv > 0 ? gv : xv < 0 ? -gv : T(0); })};
+                             });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::pow(double exponent) const {
+  static_assert(std::is_floating_point_v<T>, "pow() needs a floating point tensor");
+  const T p = static_cast<T>(exponent);
+  Tensor out;
+  if (exponent == 2.0) out = detail::unary_eigen(*this, [](const auto& x) { return x.square(); });
+  else if (exponent == 0.5) out = detail::unary_eigen(*this, [](const auto& x) { return x.sqrt(); });
+  else out = detail::unary_eigen(*this, [p](const auto& x) { return x.pow(p); });
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("PowBackward0", out, {*this}, [x = detach(), p](const Tensor& g, const std::vector<bool>&) {
+      if (p == T(0)) return detail::Grads<T, D>{zeros<T, D>(g.shape())};
+      return detail::Grads<T, D>{
+          detail::binary_map<T>(g, x, [p](T gv, T xv) { return gv * p * std::pow(xv, p - T(1)); })};
+    });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::relu() const {
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.max(T(0)); });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(*this))
+      autograd::record<T, D>("ReluBackward0", out, {*this},
+                             [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+                               return detail::Grads<T, D>{
+                                   detail::binary_map<T>(g, y, [](T gv, T yv) { return yv > T(0) ? gv : T(0); })};
+                             });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::sigmoid() const {
+  static_assert(std::is_floating_point_v<T>, "sigmoid() needs a floating point tensor");
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.logistic(); });
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("SigmoidBackward0", out, {*this},
+                           [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+                             return detail::Grads<T, D>{
+                                 detail::binary_map<T>(g, y, [](T gv, T yv) { return gv * yv * (T(1) - yv); })};
+                           });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::tanh() const {
+  static_assert(std::is_floating_point_v<T>, "tanh() needs a floating point tensor");
+  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.tanh(); });
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("TanhBackward0", out, {*this},
+                           [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+                             return detail::Grads<T, D>{
+                                 detail::binary_map<T>(g, y, [](T gv, T yv) { return gv * (T(1) - yv * yv); })};
+                           });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::clamp(std::optional<double> min, std::optional<double> max) const {
+  const T lo = min ? static_cast<T>(*min) : std::numeric_limits<T>::lowest();
+  const T hi = max ? static_cast<T>(*max) : std::numeric_limits<T>::max();
+  auto out = detail::unary_map<T>(*this, [lo, hi](T v) { return v < lo ? lo : (v > hi ? hi : v); });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(*this))
+      autograd::record<T, D>("ClampBackward1", out, {*this},
+                             [x = detach(), lo, hi](const Tensor& g, const std::vector<bool>&) {
+                               return detail::Grads<T, D>{detail::binary_map<T>(
+                                   g, x, [lo, hi](T gv, T xv) { return xv >= lo && xv <= hi ? gv : T(0); })};
+                             });
+  return out;
+}
+
+// ---- comparisons (int64 results holding 0 or 1; PyTorch returns bool) ---------------------------------
+
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::eq(const Tensor& o) const {
+  return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a == b); });
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::ne(const Tensor& o) const {
+  return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a != b); });
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::gt(const Tensor& o) const {
+  return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a > b); });
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::lt(const Tensor& o) const {
+  return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a < b); });
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::ge(const Tensor& o) const {
+  return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a >= b); });
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::le(const Tensor& o) const {
+  return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a <= b); });
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::eq(T value) const {
+  return detail::unary_map<int64_t>(*this, [value](T a) { return int64_t(a == value); });
+}
+
+// ---- free-function spellings --------------------------------------------------------------------------
+
+template <class T, class D>
+Tensor<T, D> neg(const Tensor<T, D>& x) { return x.neg(); }
+template <class T, class D>
+Tensor<T, D> exp(const Tensor<T, D>& x) { return x.exp(); }
+template <class T, class D>
+Tensor<T, D> log(const Tensor<T, D>& x) { return x.log(); }
+template <class T, class D>
+Tensor<T, D> sqrt(const Tensor<T, D>& x) { return x.sqrt(); }
+template <class T, class D>
+Tensor<T, D> abs(const Tensor<T, D>& x) { return x.abs(); }
+template <class T, class D>
+Tensor<T, D> pow(const Tensor<T, D>& x, double p) { return x.pow(p); }
+template <class T, class D>
+Tensor<T, D> relu(const Tensor<T, D>& x) { return x.relu(); }
+template <class T, class D>
+Tensor<T, D> sigmoid(const Tensor<T, D>& x) { return x.sigmoid(); }
+template <class T, class D>
+Tensor<T, D> tanh(const Tensor<T, D>& x) { return x.tanh(); }
+template <class T, class D>
+Tensor<T, D> clamp(const Tensor<T, D>& x, std::optional<double> lo, std::optional<double> hi = std::nullopt) {
+  return x.clamp(lo, hi);
+}
+template <class T, class D>
+Tensor<int64_t, D> eq(const Tensor<T, D>& a, const Tensor<T, D>& b) { return a.eq(b); }
+
+// ---- gradient accumulation (used by the engine, outside grad mode) -----------------------------------
+
+template <class T, class D>
+Tensor<T, D> add_for_accumulation(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return detail::binary_map<T>(a, b, [](T x, T y) { return x + y; });
+}
+
+template <class T, class D>
+void add_inplace_for_accumulation(Tensor<T, D>& dst, const Tensor<T, D>& src) {
+  HNN_CHECK_RUNTIME(dst.shape() == src.shape(), "gradient of shape ", src.shape(),
+                    " cannot accumulate into a gradient of shape ", dst.shape());
+  if (dst.is_contiguous() && src.is_contiguous()) {
+    T* d = dst.data();
+    const T* s = src.data();
+    kernels::cpu::parallel_for(dst.numel(), kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) d[i] += s[i];
+    });
+    return;
+  }
+  dst.copy_(add_for_accumulation(dst, src));
+}
+
+}  // namespace hnn

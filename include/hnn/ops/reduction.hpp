@@ -1,0 +1,339 @@
+// Reductions: sum, mean, var (two-pass, accumulated in double), std, max/min (all or along a dim),
+// argmax/argmin, and sum_to (the broadcast-undoing sum every binary op's backward needs).
+// Each forward is followed by its backward. Depends on ops/elementwise.hpp, ops/shape.hpp.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "hnn/autograd/function.hpp"
+#include "hnn/kernels/cpu/loops.hpp"
+#include "hnn/ops/elementwise.hpp"
+#include "hnn/ops/shape.hpp"
+
+namespace hnn {
+
+namespace detail {
+
+/// Sorted, unique, wrapped dims; an empty list means every dim (PyTorch's sum(dim=[])).
+inline std::vector<int64_t> normalize_dims(const Shape& dims, int64_t ndim) {
+  std::vector<int64_t> out;
+  if (dims.empty()) {
+    for (int64_t i = 0; i < ndim; ++i) out.push_back(i);
+    return out;
+  }
+  for (int64_t d : dims) out.push_back(wrap_dim(d, ndim));
+  std::sort(out.begin(), out.end());
+  HNN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), "dim ", dims, " appears multiple times in the list of dims");
+  return out;
+}
+
+/// The geometry of a reduction: input permuted to (kept..., reduced...) and viewed as (outer, inner).
+struct ReducePlan {
+  std::vector<int64_t> dims;  // reduced dims, sorted
+  Shape out_shape;            // with keepdim
+  Shape out_shape_squeezed;   // without keepdim
+  Shape permutation;
+  int64_t outer = 1, inner = 1;
+  bool leading = false;  // reduced dims are exactly the leading ones: reduce columns of (inner, outer)
+};
+
+inline ReducePlan plan_reduce(const Shape& shape, const Shape& dims_arg) {
+  ReducePlan plan;
+  const auto ndim = static_cast<int64_t>(shape.size());
+  plan.dims = normalize_dims(dims_arg, ndim);
+  std::vector<bool> reduced(static_cast<size_t>(ndim), false);
+  for (int64_t d : plan.dims) reduced[static_cast<size_t>(d)] = true;
+  std::vector<int64_t> keep_dims, perm, out_keep, out_squeezed;
+  for (int64_t i = 0; i < ndim; ++i) {
+    if (!reduced[static_cast<size_t>(i)]) {
+      perm.push_back(i);
+      plan.outer *= shape[static_cast<size_t>(i)];
+      out_squeezed.push_back(shape[static_cast<size_t>(i)]);
+      out_keep.push_back(shape[static_cast<size_t>(i)]);
+    } else {
+      out_keep.push_back(1);
+    }
+  }
+  for (int64_t d : plan.dims) {
+    perm.push_back(d);
+    plan.inner *= shape[static_cast<size_t>(d)];
+  }
+  plan.leading = !plan.dims.empty() && plan.dims.back() == static_cast<int64_t>(plan.dims.size()) - 1;
+  plan.out_shape = Shape(out_keep);
+  plan.out_shape_squeezed = Shape(out_squeezed);
+  plan.permutation = Shape(perm);
+  return plan;
+}
+
+/// Reduces rows: for each of `outer` rows of the (outer, inner) matrix, writes reduce_row(ptr, inner, stride)
+/// where consecutive row elements are `stride` apart. Handles the leading-dims layout without a copy.
+template <class TOut, class T, class D, class RowFn>
+Tensor<TOut, D> reduce_rows(const Tensor<T, D>& x, const ReducePlan& plan, bool keepdim, RowFn row_fn) {
+  auto out = Tensor<TOut, D>::empty(keepdim ? plan.out_shape : plan.out_shape_squeezed);
+  TOut* po = out.data();
+  if (plan.leading && x.is_contiguous()) {
+    // x is (inner, outer) row-major: element j of row o sits at o + j * outer.
+    const T* px = x.data();
+    const int64_t outer = plan.outer, inner = plan.inner;
+    kernels::cpu::parallel_for(outer, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
+                               [&](int64_t b, int64_t e) {
+                                 for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o, inner, outer);
+                               });
+    return out;
+  }
+  Tensor<T, D> xp = x.detach().permute(plan.permutation).contiguous();
+  const T* px = xp.data();
+  const int64_t inner = plan.inner;
+  kernels::cpu::parallel_for(plan.outer, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
+                             [&](int64_t b, int64_t e) {
+                               for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o * inner, inner, int64_t(1));
+                             });
+  return out;
+}
+
+/// Sum of n values `stride` apart, accumulated in acc_t (double for floating types).
+template <class T>
+T strided_sum(const T* p, int64_t n, int64_t stride) {
+  if (stride == 1) {
+    if constexpr (std::is_floating_point_v<T>) {
+      // Blocks of 256 summed by Eigen (vectorised), blocks accumulated in double.
+      double total = 0;
+      for (int64_t b = 0; b < n; b += 256)
+        total += static_cast<double>(
+            Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p + b, std::min<int64_t>(256, n - b)).sum());
+      return static_cast<T>(total);
+    }
+  }
+  acc_t<T> total = 0;
+  for (int64_t i = 0; i < n; ++i) total += p[i * stride];
+  return static_cast<T>(total);
+}
+
+/// Gradient of a reduction output expanded back to the input shape.
+template <class T, class D>
+Tensor<T, D> expand_reduced_grad(const Tensor<T, D>& g, const ReducePlan& plan, const Shape& input_shape) {
+  return g.reshape(plan.out_shape).expand(input_shape);
+}
+
+}  // namespace detail
+
+/// Sums `t` down to `shape` (the inverse of broadcasting `shape` up to t.shape()).
+template <class T, class D>
+Tensor<T, D> sum_to(const Tensor<T, D>& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  const size_t lead = t.shape().size() - shape.size();
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < t.shape().size(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && t.shape()[i] != 1)) dims.push_back(static_cast<int64_t>(i));
+  if (dims.empty()) return t.reshape(shape);
+  return t.sum(Shape(dims), /*keepdim=*/true).reshape(shape);
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::sum(const Shape& dims, bool keepdim) const {
+  auto plan = detail::plan_reduce(shape(), dims);
+  auto out = detail::reduce_rows<T>(*this, plan, keepdim, [](const T* p, int64_t n, int64_t s) {
+    return detail::strided_sum(p, n, s);
+  });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(*this))
+      autograd::record<T, D>("SumBackward1", out, {*this},
+                             [plan, in_shape = shape()](const Tensor& g, const std::vector<bool>&) {
+                               return detail::Grads<T, D>{detail::expand_reduced_grad(g, plan, in_shape)};
+                             });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::sum() const {
+  return sum(Shape{}, false);
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::mean(const Shape& dims, bool keepdim) const {
+  static_assert(std::is_floating_point_v<T>, "mean() needs a floating point tensor; cast<double>() first");
+  auto plan = detail::plan_reduce(shape(), dims);
+  const T count = static_cast<T>(plan.inner);
+  Tensor out;
+  {
+    NoGradGuard guard;
+    out = sum(dims, keepdim) / count;
+  }
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("MeanBackward1", out, {*this},
+                           [plan, in_shape = shape(), count](const Tensor& g, const std::vector<bool>&) {
+                             return detail::Grads<T, D>{detail::expand_reduced_grad(g / count, plan, in_shape)};
+                           });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::mean() const {
+  return mean(Shape{}, false);
+}
+
+/// Variance by two passes in double: mean first, then the sum of squared deviations (no E[x^2] - E[x]^2).
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::var(const Shape& dims, bool unbiased, bool keepdim) const {
+  static_assert(std::is_floating_point_v<T>, "var() needs a floating point tensor");
+  auto plan = detail::plan_reduce(shape(), dims);
+  const int64_t n = plan.inner;
+  const double divisor = static_cast<double>(n - (unbiased ? 1 : 0));
+  auto out = detail::reduce_rows<T>(*this, plan, keepdim, [divisor](const T* p, int64_t count, int64_t s) {
+    double mean = 0;
+    for (int64_t i = 0; i < count; ++i) mean += static_cast<double>(p[i * s]);
+    mean /= static_cast<double>(count);
+    double m2 = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      double d = static_cast<double>(p[i * s]) - mean;
+      m2 += d * d;
+    }
+    return divisor > 0 ? static_cast<T>(m2 / divisor) : std::numeric_limits<T>::quiet_NaN();
+  });
+  if (autograd::any_requires_grad(*this))
+    autograd::record<T, D>("VarBackward0", out, {*this},
+                           [plan, x = detach(), divisor](const Tensor& g, const std::vector<bool>&) {
+                             // d var / dx_i = 2 (x_i - mean) / divisor
+                             Tensor centered = x - x.mean(Shape(plan.dims), true);
+                             Tensor scale = detail::expand_reduced_grad(g, plan, x.shape());
+                             return detail::Grads<T, D>{centered * scale * static_cast<T>(2.0 / divisor)};
+                           });
+  return out;
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::var(bool unbiased) const {
+  return var(Shape{}, unbiased, false);
+}
+
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::std(const Shape& dims, bool unbiased, bool keepdim) const {
+  return var(dims, unbiased, keepdim).sqrt();
+}
+
+namespace detail {
+
+/// Index of the extreme value of n values `stride` apart (first occurrence; NaN wins, as in PyTorch).
+template <class T, bool Max>
+int64_t strided_arg_extreme(const T* p, int64_t n, int64_t stride) {
+  int64_t best = 0;
+  T best_value = p[0];
+  for (int64_t i = 1; i < n; ++i) {
+    T v = p[i * stride];
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(best_value)) break;
+      if (std::isnan(v)) {
+        best = i;
+        best_value = v;
+        break;
+      }
+    }
+    if (Max ? v > best_value : v < best_value) {
+      best = i;
+      best_value = v;
+    }
+  }
+  return best;
+}
+
+template <bool Max, class T, class D>
+Tensor<int64_t, D> arg_extreme(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
+  int64_t d = wrap_dim(dim, x.dim());
+  HNN_CHECK(x.dim() == 0 || x.size(d) > 0, Max ? "argmax" : "argmin", "(): expected reduction dim ", d,
+            " to have non-zero size (shape ", x.shape(), ")");
+  auto plan = plan_reduce(x.shape(), x.dim() == 0 ? Shape{} : Shape{d});
+  return reduce_rows<int64_t>(x, plan, keepdim, [](const T* p, int64_t n, int64_t s) {
+    return strided_arg_extreme<T, Max>(p, n, s);
+  });
+}
+
+template <bool Max, class T, class D>
+Tensor<T, D> extreme_along(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
+  Tensor<int64_t, D> index = arg_extreme<Max>(x, dim, true);
+  int64_t d = wrap_dim(dim, x.dim());
+  // Gather values at the indices.
+  auto plan = plan_reduce(x.shape(), x.dim() == 0 ? Shape{} : Shape{d});
+  auto out = reduce_rows<T>(x, plan, keepdim, [](const T* p, int64_t n, int64_t s) {
+    return p[strided_arg_extreme<T, Max>(p, n, s) * s];
+  });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(x))
+      autograd::record<T, D>(Max ? "MaxBackward0" : "MinBackward0", out, {x},
+                             [index, plan, in_shape = x.shape(), d](const Tensor<T, D>& g, const std::vector<bool>&) {
+                               // Scatter each output gradient to the position it came from.
+                               auto grad = zeros<T, D>(in_shape);
+                               Tensor<T, D> gk = g.reshape(plan.out_shape).contiguous();
+                               const int64_t* idx = index.data();
+                               const Strides st = grad.strides();
+                               const Shape& os = plan.out_shape;
+                               std::vector<int64_t> pos(os.size(), 0);
+                               for (int64_t k = 0; k < gk.numel(); ++k) {
+                                 int64_t off = 0;
+                                 for (size_t a = 0; a < pos.size(); ++a)
+                                   off += (static_cast<int64_t>(a) == d ? idx[k] : pos[a]) * st[a];
+                                 grad.data()[off] += gk.data()[k];
+                                 for (size_t a = pos.size(); a-- > 0;) {
+                                   if (++pos[a] < os[a]) break;
+                                   pos[a] = 0;
+                                 }
+                               }
+                               return Grads<T, D>{grad};
+                             });
+  return out;
+}
+
+}  // namespace detail
+
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::argmax(int64_t d, bool keepdim) const {
+  return detail::arg_extreme<true>(*this, d, keepdim);
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::argmin(int64_t d, bool keepdim) const {
+  return detail::arg_extreme<false>(*this, d, keepdim);
+}
+template <class T, class D>
+Tensor<int64_t, D> Tensor<T, D>::argmax() const {
+  return detail::arg_extreme<true>(reshape({-1}), 0, false);
+}
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::max(int64_t d, bool keepdim) const {
+  return detail::extreme_along<true>(*this, d, keepdim);
+}
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::min(int64_t d, bool keepdim) const {
+  return detail::extreme_along<false>(*this, d, keepdim);
+}
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::max() const {
+  HNN_CHECK(numel() > 0, "max(): expected a non-empty tensor (shape ", shape(), ")");
+  return detail::extreme_along<true>(reshape({-1}), 0, false);
+}
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::min() const {
+  HNN_CHECK(numel() > 0, "min(): expected a non-empty tensor (shape ", shape(), ")");
+  return detail::extreme_along<false>(reshape({-1}), 0, false);
+}
+
+// Free-function spellings.
+template <class T, class D>
+Tensor<T, D> sum(const Tensor<T, D>& x) { return x.sum(); }
+template <class T, class D>
+Tensor<T, D> sum(const Tensor<T, D>& x, const Shape& dims, bool keepdim = false) { return x.sum(dims, keepdim); }
+template <class T, class D>
+Tensor<T, D> mean(const Tensor<T, D>& x) { return x.mean(); }
+template <class T, class D>
+Tensor<T, D> mean(const Tensor<T, D>& x, const Shape& dims, bool keepdim = false) { return x.mean(dims, keepdim); }
+template <class T, class D>
+Tensor<T, D> var(const Tensor<T, D>& x, const Shape& dims, bool unbiased = true, bool keepdim = false) {
+  return x.var(dims, unbiased, keepdim);
+}
+template <class T, class D>
+Tensor<T, D> max(const Tensor<T, D>& x) { return x.max(); }
+template <class T, class D>
+Tensor<int64_t, D> argmax(const Tensor<T, D>& x, int64_t dim, bool keepdim = false) { return x.argmax(dim, keepdim); }
+
+}  // namespace hnn
