@@ -1,0 +1,307 @@
+// Module<T, Device>: the base of every layer and loss. Parameters, buffers and children are registered by
+// name in insertion order (undefined placeholders keep PyTorch's key positions), so named_parameters()
+// and state_dict() produce PyTorch's dotted names. train()/eval() recurse; forward hooks fire around
+// forward(); Cloneable<Derived> adds deep copies. Modules are plain classes with value semantics
+// (copies share parameter storage, like tensors; clone() copies it). Depends on hnn/tensor.hpp.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hnn/nn/state_dict.hpp"
+#include "hnn/tensor.hpp"
+#include "hnn/tensor/any_tensor.hpp"
+
+namespace hnn::nn {
+
+template <class T, class D>
+class Module;
+
+/// Returned by register_forward_hook / register_forward_pre_hook; remove() detaches the hook.
+class RemovableHandle {
+ public:
+  RemovableHandle() = default;
+  explicit RemovableHandle(std::function<void()> remover) : remover_(std::make_shared<std::function<void()>>(std::move(remover))) {}
+  void remove() {
+    if (remover_ && *remover_) {
+      (*remover_)();
+      *remover_ = nullptr;
+    }
+  }
+
+ private:
+  std::shared_ptr<std::function<void()>> remover_;
+};
+
+template <class T = float, class D = CPU>
+class Module {
+ public:
+  using TensorType = Tensor<T, D>;
+  using value_type = T;
+  using device_type = D;
+  using ForwardHook = std::function<void(Module&, const TensorType& input, TensorType& output)>;
+  using ForwardPreHook = std::function<void(Module&, const TensorType& input)>;
+
+  virtual ~Module() = default;
+
+  /// The computation; call the module itself (operator()) so hooks fire.
+  virtual TensorType forward(const TensorType& input) = 0;
+
+  TensorType operator()(const TensorType& input) {
+    if (!hooks_ || (hooks_->pre.empty() && hooks_->post.empty())) return forward(input);
+    auto hooks = hooks_;  // a hook may remove itself
+    for (auto& [id, hook] : std::map<int, ForwardPreHook>(hooks->pre)) hook(*this, input);
+    TensorType output = forward(input);
+    for (auto& [id, hook] : std::map<int, ForwardHook>(hooks->post)) hook(*this, input, output);
+    return output;
+  }
+
+  /// The class name PyTorch prints ("Linear", "BatchNorm2d").
+  virtual std::string name() const = 0;
+  /// The text inside the parentheses of the repr, e.g. "in_features=784, out_features=256, bias=True".
+  virtual std::string extra_repr() const { return ""; }
+  /// A deep copy: same structure, parameters and buffers copied into new storage.
+  virtual std::shared_ptr<Module> clone() const = 0;
+
+  // ---- mode -----------------------------------------------------------------------------------------
+  virtual void train(bool on = true) {
+    training_ = on;
+    for (auto& [name, child] : children_) child->train(on);
+  }
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // ---- parameters, buffers, children ----------------------------------------------------------------
+  std::vector<TensorType> parameters(bool recurse = true) const {
+    std::vector<TensorType> out;
+    for (auto& [name, p] : named_parameters(recurse)) out.push_back(p);
+    return out;
+  }
+  std::vector<std::pair<std::string, TensorType>> named_parameters(bool recurse = true) const {
+    std::vector<std::pair<std::string, TensorType>> out;
+    collect_parameters("", recurse, out);
+    return out;
+  }
+  std::vector<AnyTensor<D>> buffers(bool recurse = true) const {
+    std::vector<AnyTensor<D>> out;
+    for (auto& [name, b] : named_buffers(recurse)) out.push_back(b);
+    return out;
+  }
+  std::vector<std::pair<std::string, AnyTensor<D>>> named_buffers(bool recurse = true) const {
+    std::vector<std::pair<std::string, AnyTensor<D>>> out;
+    collect_buffers("", recurse, out);
+    return out;
+  }
+  std::vector<std::shared_ptr<Module>> children() const {
+    std::vector<std::shared_ptr<Module>> out;
+    for (auto& [name, c] : children_) out.push_back(c);
+    return out;
+  }
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+  /// Every module in the tree, this one first, depth-first, with dotted names ("" for this one).
+  std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "") {
+    std::vector<std::pair<std::string, Module*>> out{{prefix, this}};
+    for (auto& [name, child] : children_) {
+      auto sub = child->named_modules(prefix.empty() ? name : prefix + "." + name);
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+    return out;
+  }
+  /// Replaces the child registered under `name` (used by converters such as convert_sync_batchnorm).
+  void replace_child(const std::string& name, std::shared_ptr<Module> module) {
+    for (auto& [n, c] : children_)
+      if (n == name) {
+        c = std::move(module);
+        return;
+      }
+    throw std::invalid_argument(detail::concat(this->name(), " has no child named '", name, "'"));
+  }
+
+  /// Sets every parameter's gradient to undefined (set_to_none, PyTorch's default) or to zeros.
+  void zero_grad(bool set_to_none = true) {
+    for (auto& p : parameters()) p.zero_grad(set_to_none);
+  }
+
+  // ---- state dict -----------------------------------------------------------------------------------
+  StateDict<D> state_dict() const {
+    StateDict<D> out;
+    collect_state("", out);
+    return out;
+  }
+
+  /// Copies values in place from `state` (so optimisers keep their references). With strict, missing,
+  /// unexpected and wrongly shaped keys are all listed in one std::runtime_error.
+  void load_state_dict(const StateDict<D>& state, bool strict = true) {
+    StateDict<D> own = state_dict();
+    std::vector<std::string> missing, unexpected, mismatched;
+    for (const auto& [key, value] : own) {
+      if (!state.count(key)) {
+        missing.push_back(key);
+        continue;
+      }
+      const auto& src = state.at(key);
+      if (src.shape() != value.shape())
+        mismatched.push_back(detail::concat("size mismatch for ", key, ": copying a param with shape ", src.shape(),
+                                            " from checkpoint, the shape in current model is ", value.shape(), "."));
+    }
+    for (const auto& [key, value] : state)
+      if (!own.count(key)) unexpected.push_back(key);
+    std::ostringstream errors;
+    auto list = [](const std::vector<std::string>& keys) {
+      std::string s;
+      for (size_t i = 0; i < keys.size(); ++i) s += (i ? ", \"" : "\"") + keys[i] + "\"";
+      return s;
+    };
+    if (strict && !missing.empty()) errors << "\n\tMissing key(s) in state_dict: " << list(missing) << ".";
+    if (strict && !unexpected.empty()) errors << "\n\tUnexpected key(s) in state_dict: " << list(unexpected) << ".";
+    for (const auto& m : mismatched) errors << "\n\t" << m;
+    if (!errors.str().empty())
+      throw std::runtime_error("Error(s) in loading state_dict for " + name() + ":" + errors.str());
+    for (const auto& [key, value] : own)
+      if (state.count(key)) AnyTensor<D>(value).copy_from(state.at(key));
+  }
+
+  // ---- hooks ----------------------------------------------------------------------------------------
+  /// fn(module, input, output) runs after forward and may replace the output.
+  RemovableHandle register_forward_hook(ForwardHook fn) {
+    auto& hooks = ensure_hooks();
+    int id = hooks.next_id++;
+    hooks.post.emplace(id, std::move(fn));
+    std::weak_ptr<Hooks> weak = hooks_;
+    return RemovableHandle([weak, id] {
+      if (auto h = weak.lock()) h->post.erase(id);
+    });
+  }
+  /// fn(module, input) runs before forward.
+  RemovableHandle register_forward_pre_hook(ForwardPreHook fn) {
+    auto& hooks = ensure_hooks();
+    int id = hooks.next_id++;
+    hooks.pre.emplace(id, std::move(fn));
+    std::weak_ptr<Hooks> weak = hooks_;
+    return RemovableHandle([weak, id] {
+      if (auto h = weak.lock()) h->pre.erase(id);
+    });
+  }
+
+  // ---- printing -------------------------------------------------------------------------------------
+  /// PyTorch's repr: "Name(extra)" for a leaf, nested "(child): ..." lines for a container.
+  std::string repr() const {
+    std::string extra = extra_repr();
+    if (children_.empty()) return name() + "(" + extra + ")";
+    std::string out = name() + "(";
+    if (!extra.empty()) out += "\n  " + extra;
+    for (const auto& [child_name, child] : children_) {
+      std::string child_repr = child->repr();
+      std::string indented;
+      for (char c : child_repr) {
+        indented += c;
+        if (c == '\n') indented += "  ";
+      }
+      out += "\n  (" + child_name + "): " + indented;
+    }
+    return out + "\n)";
+  }
+  friend std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.repr(); }
+
+ protected:
+  Module() = default;
+  Module(const Module&) = default;
+  Module& operator=(const Module&) = default;
+  Module(Module&&) noexcept = default;
+  Module& operator=(Module&&) noexcept = default;
+
+  /// Registers a parameter (an undefined tensor is a placeholder, e.g. bias=false) and returns its slot.
+  size_t register_parameter(const std::string& name, TensorType tensor, bool requires_grad = true) {
+    if (tensor.defined() && requires_grad) tensor.requires_grad_(true);
+    parameters_.emplace_back(name, std::move(tensor));
+    return parameters_.size() - 1;
+  }
+  size_t register_buffer(const std::string& name, AnyTensor<D> tensor) {
+    buffers_.emplace_back(name, std::move(tensor));
+    return buffers_.size() - 1;
+  }
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+  TensorType& parameter(size_t slot) { return parameters_[slot].second; }
+  const TensorType& parameter(size_t slot) const { return parameters_[slot].second; }
+  AnyTensor<D>& buffer(size_t slot) { return buffers_[slot].second; }
+  const AnyTensor<D>& buffer(size_t slot) const { return buffers_[slot].second; }
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>>& mutable_children() { return children_; }
+
+  /// After a shallow copy: gives this module its own copies of parameters, buffers and children.
+  void deep_copy_state() {
+    NoGradGuard guard;
+    for (auto& [name, p] : parameters_)
+      if (p.defined()) {
+        bool rg = p.requires_grad();
+        p = p.detach().clone();
+        if (rg) p.requires_grad_(true);
+      }
+    for (auto& [name, b] : buffers_)
+      if (b.defined()) b = b.clone();
+    for (auto& [name, c] : children_) c = c->clone();
+    hooks_.reset();
+  }
+
+ private:
+  struct Hooks {
+    std::map<int, ForwardPreHook> pre;
+    std::map<int, ForwardHook> post;
+    int next_id = 0;
+  };
+  Hooks& ensure_hooks() {
+    if (!hooks_) hooks_ = std::make_shared<Hooks>();
+    return *hooks_;
+  }
+
+  void collect_parameters(const std::string& prefix, bool recurse,
+                          std::vector<std::pair<std::string, TensorType>>& out) const {
+    for (const auto& [name, p] : parameters_)
+      if (p.defined()) out.emplace_back(prefix + name, p);
+    if (recurse)
+      for (const auto& [name, c] : children_) c->collect_parameters(prefix + name + ".", true, out);
+  }
+  void collect_buffers(const std::string& prefix, bool recurse,
+                       std::vector<std::pair<std::string, AnyTensor<D>>>& out) const {
+    for (const auto& [name, b] : buffers_)
+      if (b.defined()) out.emplace_back(prefix + name, b);
+    if (recurse)
+      for (const auto& [name, c] : children_) c->collect_buffers(prefix + name + ".", true, out);
+  }
+  void collect_state(const std::string& prefix, StateDict<D>& out) const {
+    for (const auto& [name, p] : parameters_)
+      if (p.defined()) out.insert(prefix + name, AnyTensor<D>(p.detach()));
+    for (const auto& [name, b] : buffers_)
+      if (b.defined()) out.insert(prefix + name, b);
+    for (const auto& [name, c] : children_) c->collect_state(prefix + name + ".", out);
+  }
+
+  std::vector<std::pair<std::string, TensorType>> parameters_;
+  std::vector<std::pair<std::string, AnyTensor<D>>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::shared_ptr<Hooks> hooks_;
+  bool training_ = true;
+};
+
+/// CRTP helper: implements clone() for Derived by copy construction followed by a deep copy of state.
+template <class Derived, class T = float, class D = CPU>
+class Cloneable : public Module<T, D> {
+ public:
+  std::shared_ptr<Module<T, D>> clone() const override {
+    auto copy = std::make_shared<Derived>(static_cast<const Derived&>(*this));
+    copy->deep_copy_state();
+    return copy;
+  }
+};
+
+}  // namespace hnn::nn
