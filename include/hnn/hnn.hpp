@@ -3,3 +3,16 @@
 #pragma once
 
 #include "hnn/tensor.hpp"
+#include "hnn/nn.hpp"
+#if __has_include("hnn/optim.hpp")
+#include "hnn/optim.hpp"
+#endif
+#if __has_include("hnn/data.hpp")
+#include "hnn/data.hpp"
+#endif
+#if __has_include("hnn/io.hpp")
+#include "hnn/io.hpp"
+#endif
+#if __has_include("hnn/utils.hpp")
+#include "hnn/utils.hpp"
+#endif

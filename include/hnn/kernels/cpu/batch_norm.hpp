@@ -27,17 +27,15 @@
  *     n = n_a + n_b,  delta = mean_b - mean_a,
  *     mean = mean_a + delta * n_b/n,   M2 = M2_a + M2_b + delta^2 * n_a*n_b/n,
  * which is also how partial statistics of one channel computed by different threads are merged.
- * For float input the deviation is taken in float against the rounded chunk mean p = float(mean):
- * d = x - p is exact when x lies within a factor 2 of p (Sterbenz) and is relatively accurate
- * otherwise, and with delta = mean - p,
- *     sum (x - mean)^2 = sum (d - delta)^2 = sum d^2 - 2 delta sum d + m delta^2 = sum d^2 - m delta^2
- * because sum d = m delta. The squares are widened to double before they are added.
+ * Deviations are taken in double (a float x widens exactly), so the statistics of float input are as
+ * accurate as those of double input; the second read costs one subtract per value, from L1.
  *
  * Forward. y = (x - mean) * invstd * weight + bias = x * alpha + beta with alpha = weight * invstd,
  * beta = bias - mean * alpha. In float, x * alpha + beta loses |mean * alpha| * 2^-24 (6e-5 absolute for
  * mean 1e3) when beta cancels x * alpha, so the subtraction comes first:
  *     y = (x - p) * alpha + (bias - delta * alpha),   p = T(mean), delta = mean - p,
  * one subtract and one fused multiply-add per element, with both constants rounded to T once.
+ * x - p is exact when x lies within a factor 2 of p (Sterbenz), which is where the cancellation was.
  * Eval mode uses p = running_mean (already a T, delta = 0) and invstd = 1/sqrt(running_var + eps).
  *
  * Running statistics (PyTorch's convention; momentum = None is the caller passing 1/num_batches_tracked):
@@ -51,8 +49,8 @@
  * One pass reduces sum_dy and sum_dy_xmu = sum dy * (x - mean); a second writes dx as
  *     dx = k_dy * dy + k_x * (x - p) + k_c,    k_dy = weight * invstd,
  *     k_x = -weight * invstd^3 * sum_dy_xmu/m,  k_c = -k_dy * sum_dy/m - k_x * delta,
- * with the same p = T(mean), delta = mean - p as the forward (the reduction uses
- * sum dy*(x - mean) = sum dy*(x - p) - delta * sum dy). The count m is an argument of the elementwise
+ * with the same p = T(mean), delta = mean - p as the forward (the reduction itself takes x - mean in
+ * double). The count m is an argument of the elementwise
  * pass so SyncBatchNorm can pass the global count with globally reduced sums.
  * Backward, eval (mean and invstd are constants): dx = dy * weight * invstd, one pass that also reduces
  * grad_weight and grad_bias when they are wanted.
@@ -189,34 +187,35 @@ inline void bn_add_run(const T* x, int64_t len, double* acc) {
   for (int j = 0; i < len; ++i, ++j) acc[j] += static_cast<double>(x[i]);
 }
 
+/// acc += (x - mean)^2 with the deviation taken in double (exact for float x).
 template <class T>
-inline void bn_add_sq_dev_run(const T* x, int64_t len, T pivot, double* acc) {
+inline void bn_add_sq_dev_run(const T* x, int64_t len, double mean, double* acc) {
   int64_t i = 0;
   for (; i + bn_lanes <= len; i += bn_lanes)
     for (int j = 0; j < bn_lanes; ++j) {
-      const double d = static_cast<double>(static_cast<T>(x[i + j] - pivot));
+      const double d = static_cast<double>(x[i + j]) - mean;
       acc[j] += d * d;
     }
   for (int j = 0; i < len; ++i, ++j) {
-    const double d = static_cast<double>(static_cast<T>(x[i] - pivot));
+    const double d = static_cast<double>(x[i]) - mean;
     acc[j] += d * d;
   }
 }
 
-/// acc_dy += dy, acc_dyx += dy * (x - pivot), both in double.
+/// acc_dy += dy, acc_dyx += dy * (x - mean), both in double.
 template <class T>
-inline void bn_add_dy_xmu_run(const T* dy, const T* x, int64_t len, T pivot, double* acc_dy, double* acc_dyx) {
+inline void bn_add_dy_xmu_run(const T* dy, const T* x, int64_t len, double mean, double* acc_dy, double* acc_dyx) {
   int64_t i = 0;
   for (; i + bn_lanes <= len; i += bn_lanes)
     for (int j = 0; j < bn_lanes; ++j) {
       const double g = static_cast<double>(dy[i + j]);
       acc_dy[j] += g;
-      acc_dyx[j] += g * static_cast<double>(static_cast<T>(x[i + j] - pivot));
+      acc_dyx[j] += g * (static_cast<double>(x[i + j]) - mean);
     }
   for (int j = 0; i < len; ++i, ++j) {
     const double g = static_cast<double>(dy[i]);
     acc_dy[j] += g;
-    acc_dyx[j] += g * static_cast<double>(static_cast<T>(x[i] - pivot));
+    acc_dyx[j] += g * (static_cast<double>(x[i]) - mean);
   }
 }
 
@@ -232,11 +231,11 @@ inline void bn_dx_run(const T* dy, const T* x, T* dx, int64_t len, T pivot, T k_
   for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * k_dy + ((x[i] - pivot) * k_x + k_c);
 }
 
-/// dx = k_dy * dy (eval backward) while reducing sum dy and sum dy * (x - pivot).
+/// dx = k_dy * dy (eval backward) while reducing sum dy and sum dy * (x - mean).
 template <class T>
-inline void bn_dx_eval_reduce_run(const T* dy, const T* x, T* dx, int64_t len, T pivot, T k_dy, double* acc_dy,
+inline void bn_dx_eval_reduce_run(const T* dy, const T* x, T* dx, int64_t len, double mean, T k_dy, double* acc_dy,
                                   double* acc_dyx) {
-  bn_add_dy_xmu_run(dy, x, len, pivot, acc_dy, acc_dyx);
+  bn_add_dy_xmu_run(dy, x, len, mean, acc_dy, acc_dyx);
   for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * k_dy;
 }
 
@@ -276,11 +275,9 @@ void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& 
     bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) { bn_add_run(x + offset, len, acc); });
     const double piece_count = static_cast<double>(piece.count());
     const double piece_mean = bn_sum_lanes(acc) / piece_count;
-    const T pivot = static_cast<T>(piece_mean);
-    const double delta = piece_mean - static_cast<double>(pivot);
     double sq[bn_lanes] = {};
-    bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) { bn_add_sq_dev_run(x + offset, len, pivot, sq); });
-    const double piece_m2 = std::max(0.0, bn_sum_lanes(sq) - piece_count * delta * delta);
+    bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) { bn_add_sq_dev_run(x + offset, len, piece_mean, sq); });
+    const double piece_m2 = bn_sum_lanes(sq);
     bn_chan_merge(count, mean, m2, piece_count, piece_mean, piece_m2);
   };
   if (width >= chunk) {
@@ -298,13 +295,11 @@ void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& 
 template <class T>
 void bn_planar_dy_xmu(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, const BnRect& rect, double mean,
                       double& sum_dy, double& sum_dy_xmu) {
-  const T pivot = static_cast<T>(mean);
-  const double delta = mean - static_cast<double>(pivot);
   double acc_dy[bn_lanes] = {}, acc_dyx[bn_lanes] = {};
   bn_for_runs(C, S, c, rect,
-              [&](int64_t offset, int64_t len) { bn_add_dy_xmu_run(dy + offset, x + offset, len, pivot, acc_dy, acc_dyx); });
+              [&](int64_t offset, int64_t len) { bn_add_dy_xmu_run(dy + offset, x + offset, len, mean, acc_dy, acc_dyx); });
   sum_dy = bn_sum_lanes(acc_dy);
-  sum_dy_xmu = bn_sum_lanes(acc_dyx) - delta * sum_dy;
+  sum_dy_xmu = bn_sum_lanes(acc_dyx);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +316,6 @@ void bn_strip_stats(const T* x, int64_t C, int64_t c0, int64_t width, int64_t n0
   if (n1 <= n0) return;
   const int64_t rows = std::max<int64_t>(1, bn_chunk_bytes / (width * static_cast<int64_t>(sizeof(T))));
   double sum[bn_strip_channels], sq[bn_strip_channels], chunk_mean[bn_strip_channels];
-  T pivot[bn_strip_channels];
   for (int64_t n = n0; n < n1; n += rows) {
     const int64_t end = std::min(n + rows, n1);
     std::fill(sum, sum + width, 0.0);
@@ -330,33 +324,25 @@ void bn_strip_stats(const T* x, int64_t C, int64_t c0, int64_t width, int64_t n0
       for (int64_t j = 0; j < width; ++j) sum[j] += static_cast<double>(row[j]);
     }
     const double chunk_count = static_cast<double>(end - n);
-    for (int64_t j = 0; j < width; ++j) {
-      chunk_mean[j] = sum[j] / chunk_count;
-      pivot[j] = static_cast<T>(chunk_mean[j]);
-    }
+    for (int64_t j = 0; j < width; ++j) chunk_mean[j] = sum[j] / chunk_count;
     std::fill(sq, sq + width, 0.0);
     for (int64_t r = n; r < end; ++r) {
       const T* row = x + r * C + c0;
       for (int64_t j = 0; j < width; ++j) {
-        const double d = static_cast<double>(static_cast<T>(row[j] - pivot[j]));
+        const double d = static_cast<double>(row[j]) - chunk_mean[j];
         sq[j] += d * d;
       }
     }
     if (count == 0) {
-      for (int64_t j = 0; j < width; ++j) {
-        const double delta = chunk_mean[j] - static_cast<double>(pivot[j]);
-        mean[j] = chunk_mean[j];
-        m2[j] = std::max(0.0, sq[j] - chunk_count * delta * delta);
-      }
+      std::copy(chunk_mean, chunk_mean + width, mean);
+      std::copy(sq, sq + width, m2);
     } else {
       const double total = count + chunk_count;
       const double weight_b = chunk_count / total, weight_ab = count * chunk_count / total;
       for (int64_t j = 0; j < width; ++j) {
-        const double delta_pivot = chunk_mean[j] - static_cast<double>(pivot[j]);
-        const double chunk_m2 = std::max(0.0, sq[j] - chunk_count * delta_pivot * delta_pivot);
         const double delta = chunk_mean[j] - mean[j];
         mean[j] += delta * weight_b;
-        m2[j] += chunk_m2 + delta * delta * weight_ab;
+        m2[j] += sq[j] + delta * delta * weight_ab;
       }
     }
     count += chunk_count;
@@ -367,22 +353,17 @@ void bn_strip_stats(const T* x, int64_t C, int64_t c0, int64_t width, int64_t n0
 template <class T>
 void bn_strip_dy_xmu(const T* dy, const T* x, int64_t C, int64_t c0, int64_t width, int64_t n0, int64_t n1,
                      const double* mean, double* sum_dy, double* sum_dy_xmu) {
-  T pivot[bn_strip_channels];
-  for (int64_t j = 0; j < width; ++j) {
-    pivot[j] = static_cast<T>(mean[j]);
-    sum_dy[j] = 0;
-    sum_dy_xmu[j] = 0;
-  }
+  std::fill(sum_dy, sum_dy + width, 0.0);
+  std::fill(sum_dy_xmu, sum_dy_xmu + width, 0.0);
   for (int64_t r = n0; r < n1; ++r) {
     const T* dy_row = dy + r * C + c0;
     const T* x_row = x + r * C + c0;
     for (int64_t j = 0; j < width; ++j) {
       const double g = static_cast<double>(dy_row[j]);
       sum_dy[j] += g;
-      sum_dy_xmu[j] += g * static_cast<double>(static_cast<T>(x_row[j] - pivot[j]));
+      sum_dy_xmu[j] += g * (static_cast<double>(x_row[j]) - mean[j]);
     }
   }
-  for (int64_t j = 0; j < width; ++j) sum_dy_xmu[j] -= (mean[j] - static_cast<double>(pivot[j])) * sum_dy[j];
 }
 
 /// Rows [n0, n1) of a strip: y = (x - pivot) * alpha + beta with per-channel constants (already offset to c0).
@@ -843,15 +824,13 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
             const auto rect = detail::bn_planar_part(N, S, part, parts);
             if (!training && dx) {
               // dx does not depend on the sums: write it in the reduction pass.
-              const T pivot = static_cast<T>(save_mean[c]);
-              const double delta = save_mean[c] - static_cast<double>(pivot);
               const T k_dy = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
               double acc_dy[detail::bn_lanes] = {}, acc_dyx[detail::bn_lanes] = {};
               detail::bn_for_runs(C, S, c, rect, [&](int64_t o, int64_t len) {
-                detail::bn_dx_eval_reduce_run(dy + o, x + o, dx + o, len, pivot, k_dy, acc_dy, acc_dyx);
+                detail::bn_dx_eval_reduce_run(dy + o, x + o, dx + o, len, save_mean[c], k_dy, acc_dy, acc_dyx);
               });
               p[0] = detail::bn_sum_lanes(acc_dy);
-              p[1] = detail::bn_sum_lanes(acc_dyx) - delta * p[0];
+              p[1] = detail::bn_sum_lanes(acc_dyx);
             } else {
               detail::bn_planar_dy_xmu(dy, x, C, S, c, rect, save_mean[c], p[0], p[1]);
             }
