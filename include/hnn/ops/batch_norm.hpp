@@ -1,0 +1,161 @@
+// The batch-norm op: forward in training (batch statistics, running-stat update in the buffers' own
+// storage) or evaluation (given running statistics), and its closed-form backward for x, weight and bias.
+// The arithmetic lives in kernels chosen at compile time by the device tag (BatchNormKernels<Device>).
+// Depends on hnn/tensor.hpp, kernels/cpu/batch_norm.hpp.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include "hnn/autograd/function.hpp"
+#include "hnn/kernels/cpu/batch_norm.hpp"
+#include "hnn/ops/copy.hpp"
+#include "hnn/ops/creation.hpp"
+
+namespace hnn {
+
+/// The batch-norm kernels of a device. The CPU set forwards to hnn::kernels::cpu; a CUDA build adds
+/// BatchNormKernels<CUDA> (include/hnn/kernels/cuda/batch_norm.cuh). A device without one is a compile error.
+template <class Device>
+struct BatchNormKernels;
+
+template <>
+struct BatchNormKernels<CPU> {
+  template <class T>
+  static void forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
+                            double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
+                            double* save_invstd) {
+    kernels::cpu::batch_norm_forward_train(x, y, N, C, S, weight, bias, eps, momentum, running_mean, running_var,
+                                           save_mean, save_invstd);
+  }
+  template <class T>
+  static void forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
+                           const T* running_var, const T* weight, const T* bias, double eps) {
+    kernels::cpu::batch_norm_forward_eval(x, y, N, C, S, running_mean, running_var, weight, bias, eps);
+  }
+  template <class T>
+  static void backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
+                       const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
+                       T* grad_bias) {
+    kernels::cpu::batch_norm_backward(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx, grad_weight,
+                                      grad_bias);
+  }
+};
+
+namespace detail {
+
+/// torch.Size's repr, used in PyTorch's batch-norm messages: "torch.Size([1, 3])".
+inline std::string torch_size(const Shape& s) {
+  std::ostringstream os;
+  os << "torch.Size(" << s << ")";
+  return os.str();
+}
+
+template <class T, class D>
+void check_batch_norm_param(const char* name, const Tensor<T, D>& t, int64_t num_features) {
+  if (!t.defined()) return;
+  HNN_CHECK(t.numel() == num_features, name, " should contain ", num_features, " elements not ", t.numel());
+  HNN_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+
+/// Per-channel statistics kept for backward: the batch mean and 1/sqrt(var + eps) (training) or the
+/// running mean and 1/sqrt(running_var + eps) (evaluation), in double.
+template <class D>
+struct BatchNormSaved {
+  Tensor<double, D> mean;
+  Tensor<double, D> invstd;
+};
+
+}  // namespace detail
+
+/// Batch normalization over dim 1 of `input` (N, C, *) with PyTorch's semantics.
+///   training: y = (x - mean_B) / sqrt(var_B + eps) * weight + bias with the batch mean and biased batch
+///             variance; running_mean/var (when defined) become (1 - momentum) * running + momentum * batch,
+///             with the unbiased batch variance, updated in place.
+///   eval:     the same with running_mean/running_var in place of the batch statistics.
+/// weight/bias may be undefined (affine=false). Backward is the closed form:
+///   dx = weight * invstd / M * (M dy - sum(dy) - xhat * sum(dy * xhat))      (training, M = N * spatial)
+///   dx = weight * invstd * dy                                                (eval)
+///   dweight = sum(dy * xhat), dbias = sum(dy)
+template <class T, class D>
+Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_mean,
+                        const Tensor<T, D>& running_var, const Tensor<T, D>& weight, const Tensor<T, D>& bias,
+                        bool training, double momentum, double eps) {
+  static_assert(std::is_floating_point_v<T>, "batch_norm needs a floating point tensor");
+  HNN_CHECK(input.dim() >= 2, "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got shape ",
+            input.shape());
+  const int64_t N = input.size(0), C = input.size(1);
+  const int64_t S = C == 0 || N == 0 ? 0 : input.numel() / (N * C);
+  if (training) {
+    HNN_CHECK(N * S != 1, "Expected more than 1 value per channel when training, got input size ",
+              detail::torch_size(input.shape()));
+  }
+  detail::check_batch_norm_param("running_mean", running_mean, C);
+  detail::check_batch_norm_param("running_var", running_var, C);
+  HNN_CHECK(running_mean.defined() == running_var.defined(),
+            "running_mean and running_var must both be given or both be undefined");
+  if (!training) {
+    HNN_CHECK(running_mean.defined(), "running_mean must be defined in evaluation mode");
+  }
+  detail::check_batch_norm_param("weight", weight, C);
+  detail::check_batch_norm_param("bias", bias, C);
+
+  Tensor<T, D> x = input.is_contiguous() ? input.detach() : input.detach().contiguous();
+  auto out = Tensor<T, D>::empty(input.shape());
+  auto saved = std::make_shared<detail::BatchNormSaved<D>>();
+  const T* w = weight.defined() ? weight.data() : nullptr;
+  const T* b = bias.defined() ? bias.data() : nullptr;
+
+  if (input.numel() == 0) {
+    // Nothing to normalise and no statistics to take; running statistics stay as they are.
+  } else if (training) {
+    saved->mean = Tensor<double, D>::empty({C});
+    saved->invstd = Tensor<double, D>::empty({C});
+    BatchNormKernels<D>::forward_train(x.data(), out.data(), N, C, S, w, b, eps, momentum,
+                                       running_mean.defined() ? running_mean.data() : nullptr,
+                                       running_var.defined() ? running_var.data() : nullptr, saved->mean.data(),
+                                       saved->invstd.data());
+  } else {
+    BatchNormKernels<D>::forward_eval(x.data(), out.data(), N, C, S, running_mean.data(), running_var.data(), w, b,
+                                      eps);
+    // Backward in eval mode uses the running statistics as they were at this forward.
+    const auto rm = running_mean.template to<CPU>().to_vector();
+    const auto rv = running_var.template to<CPU>().to_vector();
+    std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
+    for (size_t c = 0; c < mean.size(); ++c) {
+      mean[c] = static_cast<double>(rm[c]);
+      invstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+    }
+    saved->mean = tensor<double>(mean).template to<D>();
+    saved->invstd = tensor<double>(invstd).template to<D>();
+  }
+
+  if (autograd::any_requires_grad(input, weight, bias)) {
+    autograd::record<T, D>(
+        "NativeBatchNormBackward0", out, {input, weight, bias},
+        [x, weight = weight.detach(), saved, training, N, C, S](const Tensor<T, D>& grad_out,
+                                                               const std::vector<bool>& need) {
+          std::vector<Tensor<T, D>> grads(3);
+          if (x.numel() == 0) {
+            if (need[0]) grads[0] = zeros<T, D>(x.shape());
+            if (need[1]) grads[1] = zeros<T, D>({C});
+            if (need[2]) grads[2] = zeros<T, D>({C});
+            return grads;
+          }
+          Tensor<T, D> dy = grad_out.contiguous();
+          if (need[0]) grads[0] = Tensor<T, D>::empty(x.shape());
+          if (need[1]) grads[1] = Tensor<T, D>::empty({C});
+          if (need[2]) grads[2] = Tensor<T, D>::empty({C});
+          BatchNormKernels<D>::backward(dy.data(), x.data(), N, C, S, weight.defined() ? weight.data() : nullptr,
+                                        saved->mean.data(), saved->invstd.data(), training,
+                                        need[0] ? grads[0].data() : nullptr, need[1] ? grads[1].data() : nullptr,
+                                        need[2] ? grads[2].data() : nullptr);
+          return grads;
+        });
+  }
+  return out;
+}
+
+}  // namespace hnn
