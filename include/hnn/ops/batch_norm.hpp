@@ -135,7 +135,7 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
   if (autograd::any_requires_grad(input, weight, bias)) {
     autograd::record<T, D>(
         "NativeBatchNormBackward0", out, {input, weight, bias},
-        [x, weight = weight.detach(), saved, training, N, C, S](const Tensor<T, D>& grad_out,
+        [x, weight = weight.defined() ? weight.detach() : Tensor<T, D>(), saved, training, N, C, S](const Tensor<T, D>& grad_out,
                                                                const std::vector<bool>& need) {
           std::vector<Tensor<T, D>> grads(3);
           if (x.numel() == 0) {
