@@ -17,7 +17,7 @@ function(hnn_project_target target)
   set(_cxx "$<COMPILE_LANGUAGE:CXX>")
   # e.g. GCC bug 105651: "literal" + std::string&& at -O3 trips -Wrestrict inside libstdc++;
   # Eigen's AVX-512 GEMM kernel trips -Wmaybe-uninitialized with -march=native.
-  set(_gcc_false_positives -Wno-error=maybe-uninitialized -Wno-error=array-bounds
+  set(_gcc_false_positives -Wno-error=maybe-uninitialized -Wno-error=uninitialized -Wno-error=array-bounds
       -Wno-error=stringop-overflow -Wno-error=stringop-overread -Wno-error=restrict)
   target_compile_options(${target} PRIVATE
     "$<${_cxx}:-Wall;-Wextra;-Werror>"

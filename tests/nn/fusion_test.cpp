@@ -5,10 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <type_traits>
 
 #include "hnn/nn/activation.hpp"
 #include "hnn/nn/batchnorm.hpp"
 #include "hnn/nn/conv.hpp"
+#include "hnn/nn/dropout.hpp"
 #include "hnn/nn/flatten.hpp"
 #include "hnn/nn/linear.hpp"
 #include "hnn/nn/pooling.hpp"
@@ -75,18 +77,51 @@ TEST_CASE("fold_batch_norm folds every batch norm of LeNet-BN and matches the ev
   hnn::test::expect_close(folded(x), model(x), 1e-12, -1, "LeNet-BN folded");
 }
 
-TEST_CASE("fold_batch_norm folds a batch norm that follows a ReLU into the next Linear (the seed MLP)") {
+TEMPLATE_TEST_CASE("fold_batch_norm folds a batch norm after a ReLU into the next Linear, across Dropout (the seed MLP)",
+                   "", float, double) {
+  using T = TestType;
   hnn::manual_seed(3);
   hnn::Generator gen(4);
-  nn::Sequential<double> mlp{nn::Flatten<double>(), nn::Linear<double>(20, 16), nn::ReLU<double>(),
-                             nn::BatchNorm1d<double>(16), nn::Linear<double>(16, 10)};
-  warm_up<double>(mlp, {32, 4, 5}, gen);
+  nn::Sequential<T> mlp{nn::Flatten<T>(), nn::Linear<T>(20, 16), nn::ReLU<T>(), nn::BatchNorm1d<T>(16),
+                        nn::Dropout<T>(0.25), nn::Linear<T>(16, 10)};
+  warm_up<T>(mlp, {32, 4, 5}, gen);
   auto folded = nn::utils::fold_batch_norm(mlp);
   CHECK(count_batch_norms(folded) == 0);
-  CHECK(folded.size() == 4);
+  CHECK(folded.size() == 5);  // the Dropout stays (identity in eval mode)
   mlp.eval();
-  auto x = hnn::randn<double>({7, 4, 5}, gen);
-  hnn::test::expect_close(folded(x), mlp(x), 1e-12, -1, "MLP folded");
+  auto x = hnn::randn<T>({7, 4, 5}, gen);
+  hnn::test::expect_close(folded(x), mlp(x), std::is_same_v<T, double> ? 1e-12 : 1e-5, -1, "MLP folded");
+}
+
+TEST_CASE("fold_batch_norm on LeNet-BN in float matches within 1e-5") {
+  hnn::manual_seed(9);
+  hnn::Generator gen(10);
+  auto model = lenet_bn<float>();
+  warm_up<float>(model, {8, 1, 28, 28}, gen);
+  auto folded = nn::utils::fold_batch_norm(model);
+  CHECK(count_batch_norms(folded) == 0);
+  model.eval();
+  auto x = hnn::randn<float>({4, 1, 28, 28}, gen);
+  hnn::test::expect_close(folded(x), model(x), 1e-5, -1, "LeNet-BN folded (float)");
+}
+
+TEST_CASE("fold_batch_norm on a model without foldable pairs returns an equal copy") {
+  hnn::manual_seed(11);
+  hnn::Generator gen(12);
+  nn::Sequential<double> net{nn::Linear<double>(6, 5), nn::Tanh<double>(), nn::Linear<double>(5, 3)};
+  auto folded = nn::utils::fold_batch_norm(net);
+  REQUIRE(folded.size() == net.size());
+  const auto a = net.state_dict(), b = folded.state_dict();
+  REQUIRE(a.size() == b.size());
+  for (const auto& [key, value] : a) CHECK(value.to_vector() == b.at(key).to_vector());
+  // A copy, not shared storage: changing the original leaves the folded model alone.
+  {
+    hnn::NoGradGuard guard;
+    net.parameters()[0].fill_(0.0);
+  }
+  CHECK(folded.parameters()[0].to_vector() != net.parameters()[0].to_vector());
+  auto x = hnn::randn<double>({2, 6}, gen);
+  CHECK(folded(x).dim() == 2);
 }
 
 TEST_CASE("fold_batch_norm folds BatchNorm2d across a Flatten into the next Linear") {

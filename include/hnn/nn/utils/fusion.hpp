@@ -1,6 +1,6 @@
 // Folding eval-mode batch norm into its neighbouring Linear / Conv2d for inference (PyTorch's
 // torch.nn.utils.fuse_conv_bn_eval / fuse_linear_bn_eval, plus fold_batch_norm over a whole Sequential).
-// Depends on nn/linear.hpp, nn/conv.hpp, nn/flatten.hpp, nn/batchnorm.hpp, nn/sequential.hpp.
+// Depends on nn/linear.hpp, nn/conv.hpp, nn/flatten.hpp, nn/dropout.hpp, nn/batchnorm.hpp, nn/sequential.hpp.
 #pragma once
 
 #include <cmath>
@@ -12,6 +12,7 @@
 
 #include "hnn/nn/batchnorm.hpp"
 #include "hnn/nn/conv.hpp"
+#include "hnn/nn/dropout.hpp"
 #include "hnn/nn/flatten.hpp"
 #include "hnn/nn/linear.hpp"
 #include "hnn/nn/sequential.hpp"
@@ -143,7 +144,8 @@ Linear<T, D> fuse_bn_linear_eval(const BatchNormAffine& affine, const Linear<T, 
 
 /// A copy of `model` in eval mode with every batch norm folded into a neighbouring layer:
 ///  - into the Linear / Conv2d directly before it (Conv-BN, Linear-BN: always exact);
-///  - else into the Linear directly after it, possibly across a Flatten (BN-Linear, BN2d-Flatten-Linear),
+///  - else into the Linear directly after it, possibly across Flatten / Dropout modules (BN-Linear,
+///    BN-Dropout-Linear as in the seed MLP, BN2d-Flatten-Linear),
 ///    which is exact too. A BatchNorm1d directly before a Linear is taken to see (N, C) input, as it does
 ///    in an MLP. (Folding into a following Conv2d is not done: with zero padding the shift
 ///    would wrongly reach the padded border.)
@@ -176,15 +178,20 @@ Sequential<T, D> fold_batch_norm(const Sequential<T, D>& model) {
       out.back() = std::make_shared<Conv2d<T, D>>(fuse_conv_bn_eval(*conv, *m));
       continue;
     }
-    // Fold forward into the next Linear, across one Flatten.
+    // Fold forward into the next Linear, across Flatten and (eval-mode, hence identity) Dropout modules,
+    // which stay in place.
     size_t next = i + 1;
-    const bool flatten = next < in.size() && dynamic_cast<Flatten<T, D>*>(in[next].get()) != nullptr;
-    if (flatten) ++next;
+    bool flatten = false;
+    for (; next < in.size(); ++next) {
+      if (dynamic_cast<Flatten<T, D>*>(in[next].get())) flatten = true;
+      else if (!dynamic_cast<Dropout<T, D>*>(in[next].get())) break;
+    }
     if (next < in.size()) {
+      const auto channels = static_cast<int64_t>(affine->scale.size());
       if (auto* lin = dynamic_cast<Linear<T, D>*>(in[next].get());
-          lin && (flatten ? lin->in_features() % static_cast<int64_t>(affine->scale.size()) == 0
-                          : kind == "BatchNorm1d" && lin->in_features() == static_cast<int64_t>(affine->scale.size()))) {
-        if (flatten) out.push_back(in[i + 1]);
+          lin && (flatten ? lin->in_features() % channels == 0
+                          : kind == "BatchNorm1d" && lin->in_features() == channels)) {
+        for (size_t k = i + 1; k < next; ++k) out.push_back(in[k]);
         out.push_back(std::make_shared<Linear<T, D>>(fuse_bn_linear_eval(*affine, *lin)));
         i = next;
         continue;
