@@ -3,7 +3,7 @@
 // Prints per-epoch compute time (data already in memory, so loading is excluded on both sides), samples/s,
 // test accuracy and peak RSS. scripts/compare_trainers.sh runs it next to hnn's examples.
 //
-//   libtorch_trainers --model lenet|mlp --epochs 3 --threads 2 --data /usr/share/datasets/fashion-mnist
+//   libtorch_trainers --model lenet|mlp --epochs 3 --threads 2 --seed 0 --data /usr/share/datasets/fashion-mnist
 #include <sys/resource.h>
 #include <torch/torch.h>
 #include <zlib.h>
@@ -67,20 +67,21 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   std::string model = "lenet", data = "/usr/share/datasets/fashion-mnist";
-  int epochs = 3, threads = 2;
+  int epochs = 3, threads = 2, seed = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--model") model = v;
     else if (k == "--epochs") epochs = std::stoi(v);
     else if (k == "--threads") threads = std::stoi(v);
     else if (k == "--data") data = v;
+    else if (k == "--seed") seed = std::stoi(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
     }
   }
   torch::set_num_threads(threads);
-  torch::manual_seed(0);
+  torch::manual_seed(seed);
   auto [train_x, train_y] = load(data, true);
   auto [test_x, test_y] = load(data, false);
   const bool is_lenet = model == "lenet";

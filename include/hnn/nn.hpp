@@ -8,3 +8,4 @@
 #include "hnn/nn/layers.hpp"
 #include "hnn/nn/losses.hpp"
 #include "hnn/nn/utils/fusion.hpp"
+#include "hnn/nn/utils/precise_bn.hpp"
