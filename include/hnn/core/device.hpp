@@ -19,4 +19,9 @@ struct CUDA {
 template <class D>
 inline constexpr bool is_cpu_v = std::is_same_v<D, CPU>;
 
+/// The generic tensor kernels of a non-CPU device (fill, copies, row sums), which the device-generic
+/// ops call under `if constexpr (!is_cpu_v<D>)`. Defined by a backend: DeviceOps<CUDA> in hnn/cuda.hpp.
+template <class D>
+struct DeviceOps;
+
 }  // namespace hnn

@@ -34,3 +34,7 @@ class Storage<T, CPU> {
 };
 
 }  // namespace hnn
+
+#ifdef HNN_WITH_CUDA
+#include "hnn/cuda/storage.hpp"  // Storage<T, CUDA> and the CUDA caching allocator
+#endif

@@ -92,8 +92,14 @@ class BatchNormBase : public Cloneable<Derived, T, D> {
     double factor = 0.0;
     if (training && track) {
       auto count = this->buffer(num_batches_tracked_).template as<int64_t>();
-      count.data()[0] += 1;
-      factor = options_.momentum() ? *options_.momentum() : 1.0 / static_cast<double>(count.data()[0]);
+      int64_t seen = 0;
+      if constexpr (is_cpu_v<D>) {
+        seen = ++count.data()[0];
+      } else {
+        seen = count.item() + 1;  // a device counter: read back, then written in place
+        count.fill_(seen);
+      }
+      factor = options_.momentum() ? *options_.momentum() : 1.0 / static_cast<double>(seen);
     }
     // Batch statistics in training, or in eval when no running statistics are kept.
     const bool use_batch_stats = training || !track;
@@ -111,7 +117,7 @@ class BatchNormBase : public Cloneable<Derived, T, D> {
   /// The number of training forwards seen (0 when statistics are not tracked).
   int64_t num_batches_tracked() const {
     const auto& b = this->buffer(num_batches_tracked_);
-    return b.defined() ? b.template as<int64_t>().data()[0] : 0;
+    return b.defined() ? b.template as<int64_t>().item() : 0;
   }
   const BatchNormOptions& options() const { return options_; }
   /// Changes eps / momentum after construction (the options documented as changeable).

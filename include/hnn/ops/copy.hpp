@@ -80,7 +80,8 @@ Strides broadcast_strides(const Tensor<T, D>& t, const Shape& shape) {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::clone() const {
   auto out = Tensor::empty(shape());
-  detail::copy_to_contiguous(out.data(), *this);
+  if constexpr (!is_cpu_v<D>) DeviceOps<D>::copy_to_contiguous(out.data(), *this);
+  else detail::copy_to_contiguous(out.data(), *this);
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("CloneBackward0", out, {*this},
                            [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
@@ -95,44 +96,59 @@ Tensor<T, D> Tensor<T, D>::contiguous() const {
 
 template <class T, class D>
 std::vector<T> Tensor<T, D>::to_vector() const {
-  std::vector<T> out(static_cast<size_t>(numel()));
-  if (!out.empty()) detail::copy_to_contiguous(out.data(), *this);
-  return out;
+  if constexpr (!is_cpu_v<D>) {
+    return this->template to<CPU>().to_vector();  // device values are read through a host copy
+  } else {
+    std::vector<T> out(static_cast<size_t>(numel()));
+    if (!out.empty()) detail::copy_to_contiguous(out.data(), *this);
+    return out;
+  }
 }
 
 template <class T, class D>
 T Tensor<T, D>::item() const {
   HNN_CHECK(numel() == 1, "a Tensor with ", numel(), " elements (shape ", shape(),
             ") cannot be converted to a scalar: item() needs exactly one element");
-  return *data();
+  if constexpr (!is_cpu_v<D>) return this->template to<CPU>().item();
+  else return *data();
 }
 
 template <class T, class D>
 Tensor<T, D>& Tensor<T, D>::copy_(const Tensor& src) {
-  if (src.shape() == shape() && is_contiguous() && src.is_contiguous()) {
-    if (src.data() != data()) std::copy(src.data(), src.data() + numel(), data());
+  if constexpr (!is_cpu_v<D>) {
+    DeviceOps<D>::copy_(*this, src);
+    return *this;
+  } else {
+    if (src.shape() == shape() && is_contiguous() && src.is_contiguous()) {
+      if (src.data() != data()) std::copy(src.data(), src.data() + numel(), data());
+      return *this;
+    }
+    Strides src_strides = detail::broadcast_strides(src, shape());
+    if (is_contiguous()) {
+      kernels::cpu::unary_strided(data(), src.data(), shape().vec(), src_strides, [](T v) { return v; });
+    } else {
+      detail::strided_copy(data(), strides(), src.data(), src_strides, shape());
+    }
     return *this;
   }
-  Strides src_strides = detail::broadcast_strides(src, shape());
-  if (is_contiguous()) {
-    kernels::cpu::unary_strided(data(), src.data(), shape().vec(), src_strides, [](T v) { return v; });
-  } else {
-    detail::strided_copy(data(), strides(), src.data(), src_strides, shape());
-  }
-  return *this;
 }
 
 template <class T, class D>
 Tensor<T, D>& Tensor<T, D>::fill_(T value) {
-  if (is_contiguous()) {
-    T* p = data();
-    kernels::cpu::parallel_for(numel(), kernels::cpu::parallel_grain,
-                               [&](int64_t b, int64_t e) { std::fill(p + b, p + e, value); });
+  if constexpr (!is_cpu_v<D>) {
+    DeviceOps<D>::fill_(*this, value);
+    return *this;
+  } else {
+    if (is_contiguous()) {
+      T* p = data();
+      kernels::cpu::parallel_for(numel(), kernels::cpu::parallel_grain,
+                                 [&](int64_t b, int64_t e) { std::fill(p + b, p + e, value); });
+      return *this;
+    }
+    T fill_value = value;
+    detail::strided_copy(data(), strides(), &fill_value, Strides(shape().size(), 0), shape());
     return *this;
   }
-  T fill_value = value;
-  detail::strided_copy(data(), strides(), &fill_value, Strides(shape().size(), 0), shape());
-  return *this;
 }
 
 template <class T, class D>
@@ -142,7 +158,8 @@ Tensor<U, D> Tensor<T, D>::cast() const {
     return *this;
   } else {
     auto out = Tensor<U, D>::empty(shape());
-    detail::copy_to_contiguous(out.data(), *this);
+    if constexpr (!is_cpu_v<D>) DeviceOps<D>::copy_to_contiguous(out.data(), *this);
+    else detail::copy_to_contiguous(out.data(), *this);
     return out;  // dtype conversions are not differentiable in hnn
   }
 }

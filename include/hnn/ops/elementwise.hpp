@@ -30,6 +30,7 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class TOut = void, class T, class D, class F>
 auto unary_eigen(const Tensor<T, D>& x, F f) {
   using R = std::conditional_t<std::is_void_v<TOut>, T, TOut>;
+  static_assert(is_cpu_v<D>, "this elementwise op has a CPU kernel only (no kernel for device tensors)");
   Tensor<T, D> in = x.is_contiguous() ? x : x.detach().contiguous();
   auto out = Tensor<R, D>::empty(x.shape());
   const T* src = in.data();
@@ -43,6 +44,7 @@ auto unary_eigen(const Tensor<T, D>& x, F f) {
 /// out = op(a, b) elementwise over the broadcast shape of a and b.
 template <class TOut, class T, class D, class Op>
 Tensor<TOut, D> binary_map(const Tensor<T, D>& a, const Tensor<T, D>& b, Op op) {
+  static_assert(is_cpu_v<D>, "this binary op has a CPU kernel only (no kernel for device tensors)");
   Shape out_shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape());
   auto out = Tensor<TOut, D>::empty(out_shape);
   if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
@@ -62,6 +64,7 @@ Tensor<TOut, D> binary_map(const Tensor<T, D>& a, const Tensor<T, D>& b, Op op) 
 /// out = op(x) elementwise with a scalar function (strided input allowed).
 template <class TOut, class T, class D, class Op>
 Tensor<TOut, D> unary_map(const Tensor<T, D>& x, Op op) {
+  static_assert(is_cpu_v<D>, "this elementwise op has a CPU kernel only (no kernel for device tensors)");
   auto out = Tensor<TOut, D>::empty(x.shape());
   kernels::cpu::unary_strided(out.data(), x.data(), x.shape().vec(), x.strides(), op);
   return out;
@@ -241,7 +244,9 @@ Tensor<T, D> operator-(const Tensor<T, D>& a) { return a.neg(); }
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::neg() const {
-  auto out = detail::unary_eigen(*this, [](const auto& x) { return -x; });
+  Tensor out;
+  if constexpr (!is_cpu_v<D>) out = DeviceOps<D>::neg(*this);
+  else out = detail::unary_eigen(*this, [](const auto& x) { return -x; });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
       autograd::record<T, D>("NegBackward0", out, {*this}, [](const Tensor& g, const std::vector<bool>&) {
@@ -437,6 +442,7 @@ Tensor<T, D> add_for_accumulation(const Tensor<T, D>& a, const Tensor<T, D>& b) 
 
 template <class T, class D>
 void add_inplace_for_accumulation(Tensor<T, D>& dst, const Tensor<T, D>& src) {
+  static_assert(is_cpu_v<D>, "CPU gradient accumulation (device backends overload it)");
   HNN_CHECK_RUNTIME(dst.shape() == src.shape(), "gradient of shape ", src.shape(),
                     " cannot accumulate into a gradient of shape ", dst.shape());
   if (dst.is_contiguous() && src.is_contiguous()) {

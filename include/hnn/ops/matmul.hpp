@@ -23,9 +23,15 @@ using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMaj
 /// innermost or outermost stride is 1 (plain or transposed views map onto Eigen without a copy).
 template <class T, class D>
 void gemm_into(T* c, const Tensor<T, D>& a_in, const Tensor<T, D>& b_in, bool accumulate = false) {
-  auto mappable = [](const Tensor<T, D>& t) {
-    return t.stride(1) == 1 || t.stride(0) == 1;
+  // Row-major map: unit column stride and rows that do not overlap (an expanded view has a 0 row stride
+  // and must be copied first); column-major likewise with the roles swapped.
+  auto row_major = [](const Tensor<T, D>& t) {
+    return t.stride(1) == 1 && (t.size(0) <= 1 || t.stride(0) >= t.size(1));
   };
+  auto col_major = [](const Tensor<T, D>& t) {
+    return t.stride(0) == 1 && (t.size(1) <= 1 || t.stride(1) >= t.size(0));
+  };
+  auto mappable = [&](const Tensor<T, D>& t) { return row_major(t) || col_major(t); };
   Tensor<T, D> a = mappable(a_in) ? a_in : a_in.detach().contiguous();
   Tensor<T, D> b = mappable(b_in) ? b_in : b_in.detach().contiguous();
   const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
@@ -40,7 +46,7 @@ void gemm_into(T* c, const Tensor<T, D>& a_in, const Tensor<T, D>& b_in, bool ac
     else out.noalias() = ma * mb;
   };
   auto with_b = [&](const auto& ma) {
-    if (b.stride(1) == 1) {
+    if (row_major(b)) {
       Eigen::Map<const RowMatrix<T>, 0, Stride> mb(b.data(), k, n, Stride(std::max<int64_t>(b.stride(0), n)));
       run(ma, mb);
     } else {
@@ -48,7 +54,7 @@ void gemm_into(T* c, const Tensor<T, D>& a_in, const Tensor<T, D>& b_in, bool ac
       run(ma, mb);
     }
   };
-  if (a.stride(1) == 1) {
+  if (row_major(a)) {
     Eigen::Map<const RowMatrix<T>, 0, Stride> ma(a.data(), m, k, Stride(std::max<int64_t>(a.stride(0), k)));
     with_b(ma);
   } else {

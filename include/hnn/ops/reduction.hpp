@@ -4,6 +4,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <cmath>
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -24,7 +25,10 @@ inline std::vector<int64_t> normalize_dims(const Shape& dims, int64_t ndim) {
     for (int64_t i = 0; i < ndim; ++i) out.push_back(i);
     return out;
   }
-  for (int64_t d : dims) out.push_back(wrap_dim(d, ndim));
+  for (int64_t d : dims) {
+    const int64_t w = wrap_dim(d, ndim);  // validates; a 0-dim tensor accepts dim 0 / -1 and reduces nothing
+    if (ndim > 0) out.push_back(w);
+  }
   std::sort(out.begin(), out.end());
   HNN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), "dim ", dims, " appears multiple times in the list of dims");
   return out;
@@ -72,6 +76,7 @@ inline ReducePlan plan_reduce(const Shape& shape, const Shape& dims_arg) {
 /// where consecutive row elements are `stride` apart. Handles the leading-dims layout without a copy.
 template <class TOut, class T, class D, class RowFn>
 Tensor<TOut, D> reduce_rows(const Tensor<T, D>& x, const ReducePlan& plan, bool keepdim, RowFn row_fn) {
+  static_assert(is_cpu_v<D>, "this reduction has a CPU kernel only (no kernel for device tensors)");
   auto out = Tensor<TOut, D>::empty(keepdim ? plan.out_shape : plan.out_shape_squeezed);
   TOut* po = out.data();
   if (plan.leading && x.is_contiguous()) {
@@ -135,9 +140,14 @@ Tensor<T, D> sum_to(const Tensor<T, D>& t, const Shape& shape) {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::sum(const Shape& dims, bool keepdim) const {
   auto plan = detail::plan_reduce(shape(), dims);
-  auto out = detail::reduce_rows<T>(*this, plan, keepdim, [](const T* p, int64_t n, int64_t s) {
-    return detail::strided_sum(p, n, s);
-  });
+  Tensor out;
+  if constexpr (!is_cpu_v<D>) {
+    out = DeviceOps<D>::sum(*this, plan, keepdim);
+  } else {
+    out = detail::reduce_rows<T>(*this, plan, keepdim, [](const T* p, int64_t n, int64_t s) {
+      return detail::strided_sum(p, n, s);
+    });
+  }
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
       autograd::record<T, D>("SumBackward1", out, {*this},
@@ -285,6 +295,32 @@ Tensor<T, D> extreme_along(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
   return out;
 }
 
+/// max() / min() over every element. Unlike the dim form, ties share the gradient evenly (PyTorch's
+/// evenly_distribute_backward): d out / d x_i = [x_i == out] / count(x == out).
+template <bool Max, class T, class D>
+Tensor<T, D> extreme_all(const Tensor<T, D>& x) {
+  HNN_CHECK(x.numel() > 0, Max ? "max" : "min", "(): expected a non-empty tensor (shape ", x.shape(), ")");
+  Tensor<T, D> out = extreme_along<Max>(x.detach().reshape({-1}), 0, false);
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(x))
+      autograd::record<T, D>(Max ? "MaxBackward1" : "MinBackward1", out, {x},
+                             [xs = x.detach(), value = out.detach()](const Tensor<T, D>& g, const std::vector<bool>&) {
+                               const Tensor<T, D> in = xs.contiguous();
+                               const T v = *value.data(), gv = g.contiguous().item();
+                               const bool nan = std::isnan(static_cast<double>(v));
+                               auto hit = [&](T e) { return nan ? std::isnan(static_cast<double>(e)) : e == v; };
+                               const T* p = in.data();
+                               int64_t count = 0;
+                               for (int64_t i = 0; i < in.numel(); ++i) count += hit(p[i]) ? 1 : 0;
+                               auto grad = zeros<T, D>(in.shape());
+                               const T share = gv / static_cast<T>(count);
+                               for (int64_t i = 0; i < in.numel(); ++i)
+                                 if (hit(p[i])) grad.data()[i] = share;
+                               return Grads<T, D>{grad};
+                             });
+  return out;
+}
+
 }  // namespace detail
 
 template <class T, class D>
@@ -309,13 +345,11 @@ Tensor<T, D> Tensor<T, D>::min(int64_t d, bool keepdim) const {
 }
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::max() const {
-  HNN_CHECK(numel() > 0, "max(): expected a non-empty tensor (shape ", shape(), ")");
-  return detail::extreme_along<true>(reshape({-1}), 0, false);
+  return detail::extreme_all<true>(*this);
 }
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::min() const {
-  HNN_CHECK(numel() > 0, "min(): expected a non-empty tensor (shape ", shape(), ")");
-  return detail::extreme_along<false>(reshape({-1}), 0, false);
+  return detail::extreme_all<false>(*this);
 }
 
 // Free-function spellings.

@@ -265,7 +265,7 @@ Tensor<T, D> cat(const std::vector<Tensor<T, D>>& tensors, int64_t dim = 0) {
     for (int64_t i = 0; i < t.dim(); ++i)
       HNN_CHECK(i == at || t.size(i) == first.size(i), "cat(): sizes of tensors must match except in dimension ",
                 at, ": expected size ", first.size(i), " but got size ", t.size(i), " for tensor number ", k,
-                " in the list");
+                " in the list (shapes ", first.shape(), " and ", t.shape(), ")");
     total += t.size(at);
   }
   out_shape[static_cast<size_t>(at)] = total;

@@ -17,6 +17,9 @@ namespace hnn {
 
 namespace detail {
 
+/// PyTorch's _Formatter: the mode (integer-valued "1.", fixed "%.4f" or scientific "%.4e") and the column
+/// width come from the nonzero finite values only (zeros, nan and inf never widen a column); integer
+/// tensors use the widest value.
 class ElementFormatter {
  public:
   template <class T>
@@ -24,26 +27,22 @@ class ElementFormatter {
     if constexpr (std::is_floating_point_v<T>) {
       floating_ = true;
       double max_abs = 0, min_abs = INFINITY;
-      bool any = false;
+      std::vector<double> shown;
       for (T v : values) {
-        double a = std::abs(static_cast<double>(v));
-        if (!std::isfinite(a) || a == 0) {
-          continue;
-        }
-        any = true;
-        max_abs = std::max(max_abs, a);
-        min_abs = std::min(min_abs, a);
-        if (std::ceil(static_cast<double>(v)) != static_cast<double>(v)) int_mode_ = false;
+        const double d = static_cast<double>(v);
+        if (!std::isfinite(d) || d == 0) continue;
+        shown.push_back(d);
+        max_abs = std::max(max_abs, std::abs(d));
+        min_abs = std::min(min_abs, std::abs(d));
+        if (std::ceil(d) != d) int_mode_ = false;
       }
-      if (!any) {
-        int_mode_ = true;
-      } else if (int_mode_) {
-        sci_mode_ = max_abs > 1e8;
-      } else {
-        sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8 || min_abs < 1e-4;
-      }
+      if (shown.empty()) return;  // width stays 1, integer mode: "0.", "nan", "inf"
+      if (int_mode_) sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8;
+      else sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8 || min_abs < 1e-4;
+      for (double d : shown) width_ = std::max(width_, format(d, d).size());
+    } else {
+      for (T v : values) width_ = std::max(width_, format(static_cast<double>(v), v).size());
     }
-    for (T v : values) width_ = std::max(width_, format(static_cast<double>(v), v).size());
   }
 
   template <class T>
@@ -95,7 +94,7 @@ std::string tensor_body(const Tensor<T, D>& t, const ElementFormatter& fmt, size
     std::string out = "[";
     for (size_t k = 0; k < rows.size(); ++k) {
       if (k > 0) out += (k % per_line == 0) ? ",\n" + std::string(indent + 1, ' ') : ", ";
-      out += rows[k] < 0 ? "..." : fmt(t.select(0, rows[k]).item());
+      out += rows[k] < 0 ? " ..." : fmt(t.select(0, rows[k]).item());  // PyTorch's vector ellipsis is " ..."
     }
     return out + "]";
   }
@@ -130,30 +129,46 @@ std::ostream& operator<<(std::ostream& os, const Tensor<T, D>& t) {
   NoGradGuard guard;
   Tensor<T, CPU> host = t.template to<CPU>();
   const bool summarize = host.numel() > detail::print_threshold;
-  std::string body;
+  std::string text = "tensor(";
+  const size_t indent = text.size();
+  std::vector<std::string> suffixes;
+  constexpr bool default_dtype = std::is_same_v<T, float>;
   if (host.numel() == 0) {
-    body = "[]";
+    text += "[]";
+    if (host.dim() != 1) {
+      std::string size = "size=(";
+      for (int64_t i = 0; i < host.dim(); ++i) size += (i ? ", " : "") + std::to_string(host.size(i));
+      suffixes.push_back(size + (host.dim() == 1 ? ",)" : ")"));
+    }
+    if (!default_dtype) suffixes.push_back(std::string("dtype=") + dtype_name<T>());  // int64 too: no values to tell
   } else {
     std::vector<T> shown;
     detail::collect_printed(host, summarize, shown);
     detail::ElementFormatter fmt(shown);
-    body = detail::tensor_body(host, fmt, 7, summarize);
+    text += detail::tensor_body(host, fmt, indent, summarize);
+    if (!default_dtype && !std::is_same_v<T, int64_t>) suffixes.push_back(std::string("dtype=") + dtype_name<T>());
   }
-  os << "tensor(" << body;
-  if (host.numel() == 0 && host.dim() != 1) {
-    os << ", size=(";
-    for (int64_t i = 0; i < host.dim(); ++i) os << (i ? ", " : "") << host.size(i);
-    os << (host.dim() == 1 ? ",)" : ")");
-  }
-  if constexpr (!std::is_same_v<T, float> && !std::is_same_v<T, int64_t>) os << ", dtype=" << dtype_name<T>();
 #ifdef HNN_WITH_CUDA
-  if constexpr (!is_cpu_v<D>) os << ", device='cuda:0'";
+  if constexpr (!is_cpu_v<D>) suffixes.push_back("device='cuda:0'");
 #endif
   if (t.requires_grad()) {
-    if (t.grad_fn()) os << ", grad_fn=<" << t.grad_fn()->name() << ">";
-    else os << ", requires_grad=True";
+    if (t.grad_fn()) suffixes.push_back(std::string("grad_fn=<") + t.grad_fn()->name() + ">");
+    else suffixes.push_back("requires_grad=True");
   }
-  return os << ")";
+  // PyTorch's _add_suffixes: a suffix goes on its own line when the current line would pass 80 columns.
+  // (last_line counts as torch does: len(text) - text.rfind("\n") + 1, with rfind = -1 when there is none.)
+  const size_t newline = text.rfind('\n');
+  size_t last_line = text.size() + 1 - (newline == std::string::npos ? size_t(0) : newline + 1) + 1;
+  for (const auto& suffix : suffixes) {
+    if (last_line + suffix.size() + 2 > static_cast<size_t>(detail::print_linewidth)) {
+      text += ",\n" + std::string(indent, ' ') + suffix;
+      last_line = indent + suffix.size();
+    } else {
+      text += ", " + suffix;
+      last_line += suffix.size() + 2;
+    }
+  }
+  return os << text << ")";
 }
 
 }  // namespace hnn

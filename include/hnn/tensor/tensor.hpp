@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "hnn/autograd/grad_mode.hpp"
@@ -37,6 +39,10 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;                  // leaves only: the accumulated gradient
   std::shared_ptr<autograd::Node> grad_fn;           // non-leaves: the node of the op that made it
   std::weak_ptr<autograd::Node> grad_accumulator;    // leaves: created on first use by an op
+  // leaves: fn() run by AccumulateGrad right after a gradient was added into `grad` during backward
+  // (torch's register_post_accumulate_grad_hook), keyed by an id for removal. DDP's reducer uses them.
+  std::vector<std::pair<int, std::function<void()>>> post_accumulate_grad_hooks;
+  int next_hook_id = 0;
 };
 
 }  // namespace detail
@@ -82,8 +88,14 @@ class Tensor {
   int64_t storage_offset() const { return checked().offset; }
   int64_t dim() const { return static_cast<int64_t>(shape().size()); }
   int64_t ndimension() const { return dim(); }
-  int64_t size(int64_t d) const { return shape()[static_cast<size_t>(wrap_dim(d, dim()))]; }
-  int64_t stride(int64_t d) const { return strides()[static_cast<size_t>(wrap_dim(d, dim()))]; }
+  int64_t size(int64_t d) const {
+    HNN_CHECK(dim() > 0, "size(): dimension specified as ", d, " but tensor has no dimensions");
+    return shape()[static_cast<size_t>(wrap_dim(d, dim()))];
+  }
+  int64_t stride(int64_t d) const {
+    HNN_CHECK(dim() > 0, "stride(): dimension specified as ", d, " but tensor has no dimensions");
+    return strides()[static_cast<size_t>(wrap_dim(d, dim()))];
+  }
   int64_t numel() const { return shape().numel(); }
   bool is_contiguous() const {
     const auto& s = shape();
@@ -126,6 +138,17 @@ class Tensor {
   /// The accumulated gradient of a leaf; undefined until a gradient arrives.
   Tensor grad() const { return defined() && impl_->grad ? Tensor(impl_->grad) : Tensor(); }
   void set_grad(const Tensor& g) { checked().grad = g.impl_; }
+  /// fn() runs each time backward has accumulated a gradient into this leaf's grad() (torch's
+  /// register_post_accumulate_grad_hook); returns an id for remove_post_accumulate_grad_hook.
+  int register_post_accumulate_grad_hook(std::function<void()> fn) {
+    auto& impl = checked();
+    impl.post_accumulate_grad_hooks.emplace_back(impl.next_hook_id, std::move(fn));
+    return impl.next_hook_id++;
+  }
+  void remove_post_accumulate_grad_hook(int id) {
+    auto& hooks = checked().post_accumulate_grad_hooks;
+    hooks.erase(std::remove_if(hooks.begin(), hooks.end(), [id](const auto& h) { return h.first == id; }), hooks.end());
+  }
   /// Sets the gradient to undefined (set_to_none=true, PyTorch's default) or to zeros.
   void zero_grad(bool set_to_none = true);
   void backward() const;
@@ -155,7 +178,11 @@ class Tensor {
   Tensor view(const Shape& shape) const;
   Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
   Tensor transpose(int64_t dim0, int64_t dim1) const;
-  Tensor t() const { return transpose(0, 1); }
+  /// Transpose of a matrix; 0-D and 1-D tensors come back as they are (as torch.t does).
+  Tensor t() const {
+    HNN_CHECK(dim() <= 2, "t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D (shape ", shape(), ")");
+    return dim() < 2 ? *this : transpose(0, 1);
+  }
   Tensor permute(const Shape& dims) const;
   Tensor unsqueeze(int64_t dim) const;
   Tensor squeeze(int64_t dim) const;
