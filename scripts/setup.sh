@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what hnn needs on Debian 12 (build tools, Eigen, Catch2, Google Benchmark, nlohmann-json,
-# zlib, CLI11, fmt, the Fashion-MNIST data set). Idempotent: installs only what is missing and
+# zlib, CLI11, fmt, the Fashion-MNIST data set, Open MPI for the distributed tests). Idempotent: installs only what is missing and
 # touches apt not at all when everything is there. Extra package names may be given:
 #   bash scripts/setup.sh libtorch-dev libdnnl-dev
 set -euo pipefail
@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build ccache git pkg-config
   libeigen3-dev catch2 libbenchmark-dev nlohmann-json3-dev zlib1g-dev
   libcli11-dev libfmt-dev dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
   "$@"
 )
 

@@ -10,6 +10,10 @@ bash scripts/setup.sh
 jobs=$(nproc)
 generator=()
 [[ -f build/CMakeCache.txt ]] || generator=(-G Ninja)  # keep whatever an existing build dir uses
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=ON
+# MPI (installed by setup.sh) turns on the distributed tests (label "distributed", run under mpiexec).
+mpi=OFF
+command -v mpicxx >/dev/null && mpi=ON
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=ON \
+  -DHNN_WITH_MPI="$mpi"
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs" "$@"

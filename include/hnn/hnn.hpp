@@ -16,3 +16,6 @@
 #if __has_include("hnn/utils.hpp")
 #include "hnn/utils.hpp"
 #endif
+#ifdef HNN_WITH_CUDA
+#include "hnn/cuda.hpp"  // Tensor<T, hnn::CUDA>: device storage, copies, arithmetic, batch norm
+#endif

@@ -49,10 +49,13 @@ class AccumulateGrad final : public TypedNode<T, D> {
   void apply() override {
     if (!leaf_->grad) {
       leaf_->grad = this->grad_.clone().impl_ptr();  // the leaf owns its gradient's storage
-      return;
+    } else {
+      Tensor<T, D> existing(leaf_->grad);
+      add_inplace_for_accumulation(existing, this->grad_);
     }
-    Tensor<T, D> existing(leaf_->grad);
-    add_inplace_for_accumulation(existing, this->grad_);
+    // Copied first: a hook may register or remove hooks.
+    if (!leaf_->post_accumulate_grad_hooks.empty())
+      for (auto& [id, hook] : std::vector(leaf_->post_accumulate_grad_hooks)) hook();
   }
   void release_saved() override {}
 

@@ -1,0 +1,81 @@
+// Host entry points of the CUDA kernels: plain C++ declarations over raw device pointers, defined in
+// include/hnn/cuda/kernels.cu (compiled once into the hnn_cuda library). No CUDA header is needed to
+// include this file, and no Eigen type crosses it. Depends on the standard library only.
+#pragma once
+
+#include <cstdint>
+
+namespace hnn::cuda::launch {
+
+/// The most dimensions a strided (non-contiguous or broadcasting) elementwise launch handles.
+inline constexpr int max_dims = 8;
+
+/// Geometry of a strided elementwise launch: the output's sizes and, per operand, the element strides
+/// over those sizes (0 along broadcast dimensions). Passed to the kernels by value.
+struct StridedGeometry {
+  int ndim = 0;
+  int64_t sizes[max_dims] = {};
+  int64_t out_strides[max_dims] = {};
+  int64_t a_strides[max_dims] = {};
+  int64_t b_strides[max_dims] = {};
+};
+
+enum class BinaryOp : int { add, sub, mul, div };
+/// out = a + s, a * s, s - a, s / a, -a.
+enum class ScalarOp : int { add, mul, rsub, rdiv, neg };
+
+/// dst[i] = value for i < n (dst contiguous).
+template <class T>
+void fill(T* dst, int64_t n, T value);
+
+/// dst = TOut(src) over n elements. geometry == nullptr: both contiguous; otherwise dst and src are
+/// addressed with out_strides and a_strides (src may broadcast).
+template <class TOut, class TIn>
+void copy(TOut* dst, const TIn* src, int64_t n, const StridedGeometry* geometry);
+
+/// out = a op b, out contiguous. geometry == nullptr: a and b contiguous of n elements each; otherwise
+/// a and b are read through a_strides / b_strides over geometry->sizes (broadcasting).
+template <class T>
+void binary(BinaryOp op, T* out, const T* a, const T* b, int64_t n, const StridedGeometry* geometry);
+
+/// out = op(a, s) over n contiguous elements.
+template <class T>
+void scalar(ScalarOp op, T* out, const T* a, int64_t n, T s);
+
+/// out[o] = sum_j in[o * inner + j] for a contiguous (outer, inner) matrix, accumulated in double
+/// (int64 for int64 tensors).
+template <class T>
+void sum_rows(T* out, const T* in, int64_t outer, int64_t inner);
+
+// ---- batch norm (include/hnn/kernels/cuda/batch_norm.cuh) ---------------------------------------------
+// x, y, dy, dx: contiguous (N, C, S); per-channel arrays have C elements; everything lives on the device.
+// The signatures match hnn::kernels::cpu so BatchNormKernels<CUDA> forwards like BatchNormKernels<CPU>.
+
+/// Batch statistics (Welford per thread, Chan merges across threads and blocks), y, save_mean,
+/// save_invstd = 1/sqrt(var + eps), and when running_mean/var are non-null the running update
+/// running = (1 - momentum) * running + momentum * batch with the unbiased variance.
+template <class T>
+void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
+                              double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
+                              double* save_invstd);
+
+/// y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
+template <class T>
+void batch_norm_forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
+                             const T* running_var, const T* weight, const T* bias, double eps);
+
+/// dx, grad_weight = sum dy * xhat, grad_bias = sum dy (each may be null). training: full gradient
+/// through the batch statistics; otherwise dx = dy * weight * invstd.
+template <class T>
+void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
+                         const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
+                         T* grad_bias);
+
+/// The statistics pass alone (for SyncBatchNorm): per channel count, mean and M2 = sum (x - mean)^2.
+template <class T>
+void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* count, double* mean, double* m2);
+
+/// The number of streaming multiprocessors of the current device (cached per device).
+int multiprocessor_count();
+
+}  // namespace hnn::cuda::launch
