@@ -77,6 +77,7 @@ TEST_CASE("Pooling gradcheck in double", "[pooling][gradcheck]") {
   };
   const Config configs[] = {
       {{2, 2}, {2, 2}, {0, 0}, {2, 2, 4, 4}},
+      {{2, 2}, {2, 2}, {0, 0}, {1, 2, 5, 7}},  // odd sizes: the 2x2 fast path leaves a row and column out
       {{3, 3}, {2, 2}, {0, 0}, {1, 2, 7, 5}},
       {{3, 2}, {1, 2}, {1, 1}, {2, 1, 4, 5}},
       {{2, 2}, {1, 1}, {0, 0}, {2, 3, 3}},

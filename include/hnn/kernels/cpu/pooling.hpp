@@ -22,12 +22,31 @@ namespace detail {
 inline int64_t pool_grain(const Pool2dGeometry& g) {
   return std::max<int64_t>(1, parallel_grain / std::max<int64_t>(1, g.OH * g.OW * g.KH * g.KW));
 }
+/// Whether a pooling is the 2x2 window with stride 2 and no padding that has its own fast loops.
+inline bool is_pool_2x2_stride2(const Pool2dGeometry& g) {
+  return g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0;
+}
 }  // namespace detail
 
 /// y = mean of each window, dividing by the window size counted with its padding (PyTorch's default
 /// count_include_pad=True; windows never extend past the padded input in floor mode).
 template <class T>
 void avg_pool2d_forward(const T* x, T* y, const Pool2dGeometry& g) {
+  if (detail::is_pool_2x2_stride2(g)) {
+    // The common 2x2 / stride 2 case (LeNet): each output is a quarter of two adjacent pairs; the loop
+    // over a row has fixed strides and no inner window loop, so it vectorises.
+    parallel_for(g.planes, detail::pool_grain(g), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p)
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r0 = x + (p * g.H + 2 * oh) * g.W;
+          const T* r1 = r0 + g.W;
+          T* out = y + (p * g.OH + oh) * g.OW;
+          for (int64_t ow = 0; ow < g.OW; ++ow)
+            out[ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1])) * T(0.25);
+        }
+    });
+    return;
+  }
   parallel_for(g.planes, detail::pool_grain(g), [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const T* in = x + p * g.H * g.W;
@@ -66,6 +85,30 @@ void avg_pool2d_forward(const T* x, T* y, const Pool2dGeometry& g) {
 /// dx (overwritten) = each dy spread evenly over its window: dx[h, w] += dy[oh, ow] / window size.
 template <class T>
 void avg_pool2d_backward(const T* dy, T* dx, const Pool2dGeometry& g) {
+  if (detail::is_pool_2x2_stride2(g)) {
+    // 2x2 / stride 2: every input of a window receives a quarter of its dy; the row and column left over
+    // by an odd H or W (floor mode) belong to no window and get zero. Every dx value is written once.
+    parallel_for(g.planes, detail::pool_grain(g), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        T* plane = dx + p * g.H * g.W;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* gout = dy + (p * g.OH + oh) * g.OW;
+          T* r0 = plane + 2 * oh * g.W;
+          T* r1 = r0 + g.W;
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const T share = gout[ow] * T(0.25);
+            r0[2 * ow] = share;
+            r0[2 * ow + 1] = share;
+            r1[2 * ow] = share;
+            r1[2 * ow + 1] = share;
+          }
+          if (g.W > 2 * g.OW) r0[g.W - 1] = r1[g.W - 1] = T(0);
+        }
+        if (g.H > 2 * g.OH) std::fill(plane + (g.H - 1) * g.W, plane + g.H * g.W, T(0));
+      }
+    });
+    return;
+  }
   parallel_for(g.planes, detail::pool_grain(g), [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const T* gout = dy + p * g.OH * g.OW;
