@@ -13,7 +13,7 @@ threads=("$@")
 min_time=${MIN_TIME:-0.1}
 filter=${FILTER:-}
 
-bash scripts/setup.sh libtorch-dev libdnnl-dev python3 >/dev/null
+bash scripts/setup.sh libtorch-dev libdnnl-dev ocl-icd-opencl-dev python3 >/dev/null
 cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DHNN_BUILD_BENCHMARKS=ON \
   -DHNN_BUILD_TESTS=OFF -DHNN_BUILD_EXAMPLES=OFF -DHNN_NATIVE=ON -DHNN_WITH_OPENMP=ON >/dev/null
 cmake --build build-bench --target batch_norm_bench -j 1

@@ -54,9 +54,24 @@ class BatchNormOptions {
   bool track_running_stats_ = true;
 };
 
+/// What every batch norm module (BatchNorm1d/2d/3d, SyncBatchNorm) offers, whatever its concrete type:
+/// code that walks a model (precise BN, monitors) finds them all with one dynamic_cast to this.
+template <class T = float, class D = CPU>
+class BatchNormInterface {
+ public:
+  virtual ~BatchNormInterface() = default;
+  virtual const BatchNormOptions& options() const = 0;
+  virtual BatchNormOptions& mutable_options() = 0;
+  virtual void reset_running_stats() = 0;
+  virtual Tensor<T, D> running_mean() const = 0;
+  virtual Tensor<T, D> running_var() const = 0;
+  virtual Tensor<T, D> weight() const = 0;
+  virtual Tensor<T, D> bias() const = 0;
+};
+
 /// The shared implementation of BatchNorm1d/2d/3d. Derived supplies name() and check_input_dim().
 template <class Derived, class T = float, class D = CPU>
-class BatchNormBase : public Cloneable<Derived, T, D> {
+class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface<T, D> {
  public:
   using TensorType = Tensor<T, D>;
 
@@ -109,22 +124,22 @@ class BatchNormBase : public Cloneable<Derived, T, D> {
   }
 
   /// gamma and beta; undefined when affine=false.
-  TensorType weight() const { return this->parameter(weight_); }
-  TensorType bias() const { return this->parameter(bias_); }
+  TensorType weight() const override { return this->parameter(weight_); }
+  TensorType bias() const override { return this->parameter(bias_); }
   /// Undefined when track_running_stats=false.
-  TensorType running_mean() const { return buffer_as_t(running_mean_); }
-  TensorType running_var() const { return buffer_as_t(running_var_); }
+  TensorType running_mean() const override { return buffer_as_t(running_mean_); }
+  TensorType running_var() const override { return buffer_as_t(running_var_); }
   /// The number of training forwards seen (0 when statistics are not tracked).
   int64_t num_batches_tracked() const {
     const auto& b = this->buffer(num_batches_tracked_);
     return b.defined() ? b.template as<int64_t>().item() : 0;
   }
-  const BatchNormOptions& options() const { return options_; }
+  const BatchNormOptions& options() const override { return options_; }
   /// Changes eps / momentum after construction (the options documented as changeable).
-  BatchNormOptions& mutable_options() { return options_; }
+  BatchNormOptions& mutable_options() override { return options_; }
 
   /// running_mean = 0, running_var = 1, num_batches_tracked = 0, in place.
-  void reset_running_stats() {
+  void reset_running_stats() override {
     if (!options_.track_running_stats()) return;
     NoGradGuard guard;
     running_mean().fill_(T(0));

@@ -14,13 +14,11 @@ namespace hnn::nn::utils {
 
 namespace detail {
 
+/// Every batch norm of the model (BatchNorm1d/2d/3d and SyncBatchNorm), in named_modules() order.
 template <class T, class D, class Fn>
 void for_each_batch_norm(Module<T, D>& model, Fn fn) {
-  for (auto& [name, module] : model.named_modules()) {
-    if (auto* bn = dynamic_cast<BatchNorm1d<T, D>*>(module)) fn(*bn);
-    else if (auto* bn2 = dynamic_cast<BatchNorm2d<T, D>*>(module)) fn(*bn2);
-    else if (auto* bn3 = dynamic_cast<BatchNorm3d<T, D>*>(module)) fn(*bn3);
-  }
+  for (auto& [name, module] : model.named_modules())
+    if (auto* bn = dynamic_cast<BatchNormInterface<T, D>*>(module)) fn(*bn);
 }
 
 }  // namespace detail
