@@ -6,7 +6,9 @@
 //   torch      at::native_batch_norm / at::native_batch_norm_backward (HNN_BENCH_WITH_TORCH)
 //   dnnl_nchw  oneDNN batch normalization on the plain layout (HNN_BENCH_WITH_DNNL)
 //   dnnl_nhwc  oneDNN on nhwc: the layout that gets its JIT kernel for (N, C) = (N, C, 1, 1) inputs
-//   dnnl_16c   oneDNN on the blocked nChw16c layout (4-D shapes; reorders are not timed)
+//   dnnl_16c   oneDNN on the blocked nChw16c layout (4-D shapes; reorders are not timed): its native
+//              blocking with AVX-512; without AVX-512 it falls back to a slow generic kernel
+//   dnnl_8c    oneDNN on nChw8c, the native blocking of AVX2 machines (4-D shapes)
 //   copy       memcpy of the bytes of x, split among the threads: the bandwidth reference
 // Traffic model (B = bytes of x): forward-train 3B, forward-eval 2B, backward 5B, copy 2B. The GB/s
 // counter is that traffic divided by the time; ratios between sides are printed as a table at the end.
@@ -214,7 +216,7 @@ void bench_torch(benchmark::State& state, Op op, Shape s) {
 // use_global_stats, backward (prop_kind::backward: diff_src, diff_scale, diff_shift).
 
 #ifdef HNN_BENCH_WITH_DNNL
-enum class DnnlLayout { nchw, nhwc, blocked16 };
+enum class DnnlLayout { nchw, nhwc, blocked16, blocked8 };
 
 void bench_dnnl(benchmark::State& state, Op op, Shape s, DnnlLayout layout) {
   using namespace dnnl;
@@ -223,7 +225,8 @@ void bench_dnnl(benchmark::State& state, Op op, Shape s, DnnlLayout layout) {
   const memory::dims dims = {s.N, s.C, s.H, s.W};
   const memory::format_tag tag = layout == DnnlLayout::nchw   ? memory::format_tag::nchw
                                  : layout == DnnlLayout::nhwc ? memory::format_tag::nhwc
-                                                              : memory::format_tag::nChw16c;
+                                 : layout == DnnlLayout::blocked8 ? memory::format_tag::nChw8c
+                                                                  : memory::format_tag::nChw16c;
   const memory::desc data_md(dims, memory::data_type::f32, tag);
   const memory::desc stat_md({s.C}, memory::data_type::f32, memory::format_tag::x);
   const float eps = 1e-5f;
@@ -346,7 +349,7 @@ class TableReporter : public benchmark::ConsoleReporter {
         const double plain = get("dnnl_nchw");
         std::string best_layout = "-";
         double best = NAN;
-        for (const char* side : {"dnnl_nhwc", "dnnl_16c"})
+        for (const char* side : {"dnnl_nhwc", "dnnl_16c", "dnnl_8c"})
           if (t.count(side) && !(t.at(side) >= best)) {
             best = t.at(side);
             best_layout = side + 5;
@@ -387,8 +390,10 @@ void register_all() {
 #ifdef HNN_BENCH_WITH_DNNL
       add(prefix + "dnnl_nchw", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::nchw); });
       add(prefix + "dnnl_nhwc", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::nhwc); });
-      if (!s.two_d())
+      if (!s.two_d()) {
         add(prefix + "dnnl_16c", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::blocked16); });
+        add(prefix + "dnnl_8c", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::blocked8); });
+      }
 #endif
     }
   }

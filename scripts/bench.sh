@@ -63,8 +63,8 @@ for path in sys.argv[1:]:
     print("median of 5 repetitions; GB/s = traffic model / time (train 3B, eval 2B, backward 5B, copy 2B);"
           " x side = side's time / hnn's time (> 1: hnn faster)\n")
     print("| op | shape | hnn us | hnn GB/s | of copy BW | torch us | x torch | dnnl nchw us | x dnnl nchw |"
-          " dnnl nhwc us | x dnnl nhwc | dnnl 16c us | x dnnl 16c |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          " dnnl nhwc us | x dnnl nhwc | dnnl 16c us | x dnnl 16c | dnnl 8c us | x dnnl 8c |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for op in ("train", "eval", "backward"):
         for shape in SHAPES:
             hnn = times.get((op, shape, "hnn"))
@@ -74,7 +74,7 @@ for path in sys.argv[1:]:
             gbps = TRAFFIC[op] * nbytes(shape) / (hnn * 1e-6) / 1e9
             copy_gbps = TRAFFIC["copy"] * nbytes(shape) / (copy * 1e-6) / 1e9 if copy else None
             row = [op, shape, fmt(hnn, ".1f"), fmt(gbps, ".1f"), fmt(gbps / copy_gbps if copy_gbps else None, ".2f")]
-            for side in ("torch", "dnnl_nchw", "dnnl_nhwc", "dnnl_16c"):
+            for side in ("torch", "dnnl_nchw", "dnnl_nhwc", "dnnl_16c", "dnnl_8c"):
                 t = times.get((op, shape, side))
                 row += [fmt(t, ".1f"), fmt(t / hnn if t else None, ".2f")]
             print("| " + " | ".join(row) + " |")

@@ -28,7 +28,8 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for ((round = 1; round <= rounds; ++round)); do
   for model in lenet mlp; do
-    line=$(build/examples/$model --epochs "$epochs" --threads "$threads" --data "$data" --quiet --no-checkpoint |
+    line=$(build/examples/$model --epochs "$epochs" --threads "$threads" --data "$data" --quiet --no-checkpoint \
+             --out "build/compare-runs/$model" |
            grep '^median_samples_per_s=')
     echo "hnn $model $line" | tee -a "$results"
     line=$(build/anchors/libtorch_trainers --model "$model" --epochs "$epochs" --threads "$threads" --data "$data" |

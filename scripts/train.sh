@@ -11,7 +11,11 @@ jobs=$(nproc)
 generator=()
 [[ -f build/CMakeCache.txt ]] || generator=(-G Ninja)  # keep whatever an existing build dir uses
 # Same configuration as scripts/test.sh so the two share one build tree; only examples are built.
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=ON
+# With MPI (installed by setup.sh) the trainers can also run data-parallel under mpirun.
+mpi=OFF
+command -v mpicxx >/dev/null && mpi=ON
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=ON \
+  -DHNN_WITH_MPI="$mpi"
 cmake --build build -j "$jobs" --target hnn_examples
 
 # The LeNet-BN trainer (examples/lenet.cpp) is picked up automatically once it exists: the
