@@ -8,6 +8,8 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -68,23 +70,27 @@ class AccumulateGrad final : public TypedNode<T, D> {
 template <class T, class D>
 class FunctionNode final : public TypedNode<T, D> {
  public:
-  using BackwardFn =
-      std::function<std::vector<Tensor<T, D>>(const Tensor<T, D>& grad_output, const std::vector<bool>& needs)>;
+  using BackwardFn = std::function<std::vector<Tensor<T, D>>(const Tensor<T, D>& grad_output,
+                                                             const std::vector<bool>& needs)>;
 
   FunctionNode(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}
   const char* name() const override { return name_; }
 
   void apply() override {
-    HNN_CHECK_RUNTIME(!this->released_, "Trying to backward through the graph a second time (or directly access ",
-                      "saved tensors after they have already been freed): ", name_,
-                      " was already used by an earlier backward(); call backward(grad, /*retain_graph=*/true) "
-                      "the first time if you need to backward twice");
+    const bool anomaly = detail::anomaly_mode_flag();  // the one check per node when anomaly mode is off
+    HNN_CHECK_RUNTIME(
+        !this->released_, "Trying to backward through the graph a second time (or directly access ",
+        "saved tensors after they have already been freed): ", name_,
+        " was already used by an earlier backward(); call backward(grad, /*retain_graph=*/true) "
+        "the first time if you need to backward twice",
+        anomaly ? creation_note() : std::string());
     std::vector<bool> needs(this->next_edges.size());
     for (size_t i = 0; i < needs.size(); ++i) needs[i] = this->next_edges[i] != nullptr;
-    std::vector<Tensor<T, D>> grads = fn_(this->grad_, needs);
+    std::vector<Tensor<T, D>> grads = anomaly ? run_noting_creation(needs) : fn_(this->grad_, needs);
+    const bool check_nan = anomaly && AnomalyMode::should_check_nan();
     for (size_t i = 0; i < this->next_edges.size() && i < grads.size(); ++i) {
       if (!this->next_edges[i] || !grads[i].defined()) continue;
-      if (detail::anomaly_mode_flag()) check_finite(grads[i], i);
+      if (check_nan) check_finite(grads[i], i);
       static_cast<TypedNode<T, D>*>(this->next_edges[i].get())->accumulate(grads[i]);
     }
   }
@@ -94,16 +100,39 @@ class FunctionNode final : public TypedNode<T, D> {
   }
 
  private:
+  // torch's wording ("Function 'SqrtBackward0' returned nan values in its 0th output."), then which input
+  // that gradient is for and where the forward op was created.
   void check_finite(const Tensor<T, D>& g, size_t input_index) const {
-    if constexpr (is_cpu_v<D>) {
-      for (T v : g.to_vector())
-        if (!std::isfinite(static_cast<double>(v)))
-          throw std::runtime_error(hnn::detail::concat("Function '", name_, "' returned nan or inf values in its ",
-                                                       input_index, "th output",
-                                                       this->creation_context.empty() ? "" : "; forward op created at ",
-                                                       this->creation_context));
+    std::vector<T> values;
+    if constexpr (is_cpu_v<D>)
+      values = g.to_vector();
+    else
+      values = g.template to<CPU>().to_vector();
+    for (size_t k = 0; k < values.size(); ++k) {
+      const double v = static_cast<double>(values[k]);
+      if (std::isfinite(v)) continue;
+      throw std::runtime_error(hnn::detail::concat(
+          "Function '", name_, "' returned ", std::isnan(v) ? "nan" : "inf", " values in its ", input_index,
+          "th output (the gradient for input ", input_index, " of shape ", g.shape(),
+          ", first at flat index ", k, ")", creation_note()));
     }
   }
+  std::string creation_note() const {
+    if (this->creation_context.empty())
+      return "; the forward op was created before anomaly detection was enabled, so its origin is unknown";
+    return "; the forward op was " + this->creation_context;
+  }
+  // Errors thrown by the backward closure get the same note (torch prints the forward traceback then).
+  std::vector<Tensor<T, D>> run_noting_creation(const std::vector<bool>& needs) {
+    try {
+      return fn_(this->grad_, needs);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(hnn::detail::concat("in ", name_, ": ", e.what(), creation_note()));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(hnn::detail::concat("in ", name_, ": ", e.what(), creation_note()));
+    }
+  }
+
   const char* name_;
   BackwardFn fn_;
 };
@@ -120,6 +149,27 @@ std::shared_ptr<Node> edge_for(const Tensor<T, D>& t) {
   return acc;
 }
 
+/// Anomaly mode: notes where `node` was created in its creation_context, e.g. "op #7 (Sqrt) in
+/// Sequential/2/Linear, on inputs of shape [4, 3]; its forward output already held nan or inf values".
+/// Ops that build their node by hand call it under `if (detail::anomaly_mode_flag())`, as record() does.
+template <class T, class D, class Inputs>
+void note_creation(Node& node, const Tensor<T, D>& out, const Inputs& inputs) {
+  auto& state = detail::anomaly_state();
+  std::string op = node.name();
+  if (const auto cut = op.rfind("Backward"); cut != std::string::npos) op.resize(cut);
+  std::string shapes;
+  for (const auto& in : inputs)
+    if (in.defined()) shapes += (shapes.empty() ? "" : ", ") + in.shape().str();
+  const std::string scope = detail::forward_scope_path();
+  bool finite = true;
+  if constexpr (is_cpu_v<D>) {
+    for (T v : out.to_vector()) finite = finite && std::isfinite(static_cast<double>(v));
+  }
+  node.creation_context = hnn::detail::concat(
+      "op #", ++state.ops_recorded, " (", op, ") ", scope.empty() ? "called at top level" : "in " + scope,
+      ", on inputs of shape ", shapes, finite ? "" : "; its forward output already held nan or inf values");
+}
+
 /// True when grad mode is on and any input requires grad: the op must record itself.
 template <class... Ts>
 bool any_requires_grad(const Ts&... inputs) {
@@ -133,6 +183,7 @@ void record(const char* name, Tensor<T, D>& out, std::initializer_list<Tensor<T,
   auto node = std::make_shared<FunctionNode<T, D>>(name, std::move(backward));
   node->next_edges.reserve(inputs.size());
   for (const auto& in : inputs) node->next_edges.push_back(in.defined() ? edge_for(in) : nullptr);
+  if (detail::anomaly_mode_flag()) note_creation(*node, out, inputs);
   out.unsafe_impl()->grad_fn = std::move(node);
   out.unsafe_impl()->requires_grad = true;
 }

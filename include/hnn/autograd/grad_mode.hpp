@@ -1,6 +1,9 @@
 // Grad mode: whether ops record autograd graphs on this thread. NoGradGuard and InferenceMode switch
-// recording off for a scope; DetectAnomalyGuard checks backward results for NaN/Inf. Standard library only.
+// recording off for a scope; DetectAnomalyGuard (autograd/anomaly_mode.hpp, included here) checks backward
+// results for NaN/Inf. Standard library only.
 #pragma once
+
+#include "hnn/autograd/anomaly_mode.hpp"
 
 namespace hnn {
 
@@ -10,10 +13,6 @@ inline bool& grad_enabled_flag() {
   return enabled;
 }
 inline bool& inference_mode_flag() {
-  thread_local bool enabled = false;
-  return enabled;
-}
-inline bool& anomaly_mode_flag() {
   thread_local bool enabled = false;
   return enabled;
 }

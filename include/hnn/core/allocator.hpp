@@ -7,7 +7,8 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <new>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace hnn {
@@ -15,6 +16,9 @@ namespace hnn {
 class CpuCachingAllocator {
  public:
   static constexpr size_t alignment = 64;
+  /// The largest request served (2^62 bytes, more than any machine has): bucket_size's rounding stays
+  /// far from overflow and larger requests fail with a message instead of wrapping.
+  static constexpr int64_t max_bytes = int64_t(1) << 62;
 
   static CpuCachingAllocator& instance() {
     // Leaked on purpose: storage freed during static destruction must still find the allocator.
@@ -22,7 +26,10 @@ class CpuCachingAllocator {
     return *allocator;
   }
 
+  /// Throws std::runtime_error naming the size when the system has no memory for it (torch's
+  /// "DefaultCPUAllocator: not enough memory: you tried to allocate N bytes").
   void* allocate(size_t bytes) {
+    if (bytes > static_cast<size_t>(max_bytes)) throw out_of_memory(bytes);
     size_t size = bucket_size(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -38,7 +45,7 @@ class CpuCachingAllocator {
     if (p == nullptr) {
       empty_cache();
       p = std::aligned_alloc(alignment, size);
-      if (p == nullptr) throw std::bad_alloc();
+      if (p == nullptr) throw out_of_memory(bytes);
     }
     return p;
   }
@@ -89,6 +96,11 @@ class CpuCachingAllocator {
     while (pow2 * 2 <= size) pow2 *= 2;
     size_t step = pow2 / 4;
     return (size + step - 1) / step * step;
+  }
+
+  static std::runtime_error out_of_memory(size_t bytes) {
+    return std::runtime_error("hnn::CpuCachingAllocator: not enough memory: tried to allocate " +
+                              std::to_string(bytes) + " bytes (" + std::to_string(bytes >> 20) + " MiB)");
   }
 
   CpuCachingAllocator() = default;

@@ -34,7 +34,10 @@ class Sequential : public Cloneable<Sequential<T, D>, T, D> {
 
   Tensor<T, D> forward(const Tensor<T, D>& input) override {
     Tensor<T, D> x = input;
-    for (auto& [name, child] : this->named_children()) x = (*child)(x);
+    for (auto& [name, child] : this->named_children()) {
+      autograd::AnomalyForwardScope scope(name);  // the child's key in anomaly reports ("Sequential/2/ReLU")
+      x = (*child)(x);
+    }
     return x;
   }
 

@@ -294,6 +294,7 @@ Tensor<T, D> cat(const std::vector<Tensor<T, D>>& tensors, int64_t dim = 0) {
           return grads;
         });
     for (const auto& t : tensors) node->next_edges.push_back(autograd::edge_for(t));
+    if (autograd::detail::anomaly_mode_flag()) autograd::note_creation(*node, out, tensors);
     out.unsafe_impl()->grad_fn = node;
     out.unsafe_impl()->requires_grad = true;
   }

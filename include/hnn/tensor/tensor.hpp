@@ -64,6 +64,9 @@ class Tensor {
   static Tensor empty(const Shape& shape) {
     auto impl = std::make_shared<Impl>();
     int64_t n = checked_numel(shape);
+    // numel * sizeof(T) must not wrap (a wrapped size would allocate a few bytes and write far past them).
+    HNN_CHECK(n <= CpuCachingAllocator::max_bytes / static_cast<int64_t>(sizeof(T)), "shape ", shape, " has ",
+              n, " elements of ", sizeof(T), " bytes: more than the 2^62 bytes a tensor can hold");
     impl->storage = std::make_shared<Storage<T, Device>>(n);
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);
