@@ -130,6 +130,32 @@ TEST_CASE("shaded bands become polygons between lower and upper", "[utils][svg]"
   expect_finite_coordinates(svg, 480, 360);
 }
 
+TEST_CASE("columns lay panels out in a grid, row by row", "[utils][svg]") {
+  std::vector<PlotPanel> panels(5);
+  for (size_t i = 0; i < panels.size(); ++i) {
+    panels[i].title = "panel " + std::to_string(i);
+    panels[i].series.push_back({"s", {1, 2, 3}, {}, "", false});
+  }
+  PlotOptions options;
+  options.columns = 2;  // 3 rows: (0 1) (2 3) (4 _)
+  options.title = "grid";
+  std::string svg = render_svg(panels, options);
+  expect_well_formed(svg);
+  CHECK(count_of(svg, "class=\"panel\"") == 5);
+  CHECK(svg.find("width=\"960.00\" height=\"1108.00\"") != std::string::npos);  // 2 x 480, 3 x 360 + 28
+  expect_finite_coordinates(svg, 960, 1108);
+  // Panel titles sit centred over their column, 20 px below the top of their row.
+  auto title_at = [&](const std::string& x, const std::string& y, const std::string& text) {
+    return svg.find("x=\"" + x + "\" y=\"" + y + "\" text-anchor=\"middle\" font-size=\"14\">" + text + "<") !=
+           std::string::npos;
+  };
+  CHECK(title_at("264.00", "48.00", "panel 0"));
+  CHECK(title_at("744.00", "408.00", "panel 3"));
+  CHECK(title_at("264.00", "768.00", "panel 4"));
+  options.columns = 10;  // more columns than panels: one row, as wide as the panels
+  CHECK(render_svg(panels, options).find("width=\"2400.00\" height=\"388.00\"") != std::string::npos);
+}
+
 TEST_CASE("degenerate data and bad input", "[utils][svg]") {
   PlotPanel flat;
   flat.series.push_back({"constant", {3, 3, 3}, {}, "", false});

@@ -39,6 +39,26 @@ class RemovableHandle {
   std::shared_ptr<std::function<void()>> remover_;
 };
 
+/// A RemovableHandle that removes its hook when it goes out of scope (PyTorch's `with handle:`), or when
+/// another handle is moved over it. Move-only.
+class ScopedRemovableHandle {
+ public:
+  ScopedRemovableHandle() = default;
+  // NOLINTNEXTLINE: implicit, so that `ScopedRemovableHandle h = module.register_forward_hook(...)` reads well
+  ScopedRemovableHandle(RemovableHandle handle)
+      : handle_(new RemovableHandle(std::move(handle))) {}
+  void remove() { handle_.reset(); }
+
+ private:
+  struct Remove {
+    void operator()(RemovableHandle* handle) const {
+      handle->remove();
+      delete handle;
+    }
+  };
+  std::unique_ptr<RemovableHandle, Remove> handle_;
+};
+
 template <class T = float, class D = CPU>
 class Module {
  public:
@@ -54,6 +74,7 @@ class Module {
   virtual TensorType forward(const TensorType& input) = 0;
 
   TensorType operator()(const TensorType& input) {
+    autograd::AnomalyForwardScope scope(*this);  // names this module in anomaly reports; free when off
     if (!hooks_ || (hooks_->pre.empty() && hooks_->post.empty())) return forward(input);
     auto hooks = hooks_;  // a hook may remove itself
     for (auto& [id, hook] : std::map<int, ForwardPreHook>(hooks->pre)) hook(*this, input);

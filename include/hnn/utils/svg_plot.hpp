@@ -1,6 +1,6 @@
-// A small dependency-free SVG line-plot writer: panels side by side (loss | accuracy), each with several
-// series, "nice" axis ticks, labels, a legend and optional shaded bands between two curves; NaN points
-// break a line rather than corrupting it. Depends on the standard library only.
+// A small dependency-free SVG line-plot writer: panels side by side (loss | accuracy) or in a grid, each
+// with several series, "nice" axis ticks, labels, a legend and optional shaded bands between two curves;
+// NaN points break a line rather than corrupting it. Depends on the standard library only.
 #pragma once
 
 #include <algorithm>
@@ -45,6 +45,7 @@ struct PlotPanel {
 struct PlotOptions {
   double panel_width = 480, panel_height = 360;
   std::string title;  // above all panels
+  size_t columns = 0;  // panels per row, filled left to right then top to bottom; 0 = all in one row
 };
 
 namespace detail {
@@ -146,21 +147,25 @@ inline std::string render_svg(const std::vector<PlotPanel>& panels, const PlotOp
   const double W = options.panel_width, H = options.panel_height;
   const double top_extra = options.title.empty() ? 0 : 28;
   const double left = 64, right = 16, top = 32, bottom = 48;
+  const size_t columns = options.columns == 0 ? panels.size() : std::min(options.columns, panels.size());
+  const size_t rows = (panels.size() + columns - 1) / columns;
+  const double width = W * static_cast<double>(columns), height = H * static_cast<double>(rows) + top_extra;
   std::ostringstream svg;
   svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(W * panels.size()) << "\" height=\""
-      << num(H + top_extra) << "\" viewBox=\"0 0 " << num(W * panels.size()) << ' ' << num(H + top_extra)
+      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(width) << "\" height=\""
+      << num(height) << "\" viewBox=\"0 0 " << num(width) << ' ' << num(height)
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      << "<rect x=\"0\" y=\"0\" width=\"" << num(W * panels.size()) << "\" height=\"" << num(H + top_extra)
+      << "<rect x=\"0\" y=\"0\" width=\"" << num(width) << "\" height=\"" << num(height)
       << "\" fill=\"white\"/>\n";
   if (!options.title.empty())
-    svg << "<text x=\"" << num(W * panels.size() / 2)
+    svg << "<text x=\"" << num(width / 2)
         << "\" y=\"20\" text-anchor=\"middle\" font-size=\"16\">" << detail::xml_escape(options.title)
         << "</text>\n";
 
   for (size_t p = 0; p < panels.size(); ++p) {
     const auto& panel = panels[p];
-    const double ox = W * p, oy = top_extra;
+    const double ox = W * static_cast<double>(p % columns);
+    const double oy = top_extra + H * static_cast<double>(p / columns);
     const double px0 = ox + left, px1 = ox + W - right, py0 = oy + top, py1 = oy + H - bottom;
     // Data range over every finite point of series and bands.
     double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
