@@ -17,6 +17,8 @@ cmake -S . -B build-asan "${generator[@]}" \
   -DHNN_SANITIZE="address;undefined" -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=OFF -DHNN_BUILD_BENCHMARKS=OFF
 cmake --build build-asan -j "$jobs"
 
-export ASAN_OPTIONS=detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+# LeakSanitizer is part of this check (on by default with ASan on x86_64 Linux): the last setting of an
+# option wins, so detect_leaks=1 goes after whatever ASAN_OPTIONS the caller has.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
 ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE '^install$' "$@"

@@ -1,10 +1,11 @@
 // Low-level safetensors I/O: an 8-byte little-endian header length N, N bytes of JSON
 // ({"key": {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}, space-padded to a multiple of 8), then
 // the raw little-endian data. Writes are atomic (temp file + fsync + rename); reads validate everything.
-// Depends on tensor/any_tensor.hpp, nlohmann/json, POSIX (fsync, rename).
+// Depends on tensor/any_tensor.hpp, nlohmann/json, POSIX (fsync, rename, kill).
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -91,11 +93,44 @@ void to_little_endian(T* values, size_t n) {
 
 inline std::string errno_text() { return std::strerror(errno); }
 
+/// The temp file a save to `target` writes first: "<target>.tmp.<pid>", so concurrent savers in different
+/// processes never share one.
+inline std::string temp_path_for(const std::string& target, long pid) {
+  return target + ".tmp." + std::to_string(pid);
+}
+
+/// Removes "<target>.tmp.<pid>" files whose writer process no longer exists (kill(pid, 0) fails with
+/// ESRCH): a writer killed mid-save (SIGKILL, OOM killer, power loss) leaves its temp file behind, and
+/// without this every crash would leave one more. Temps of live processes (a concurrent save, or a
+/// recycled pid) are kept. Best effort: errors are ignored, since the save itself does not depend on it.
+inline void remove_stale_temp_files(const std::string& target) {
+  namespace fs = std::filesystem;
+  const fs::path target_path(target);
+  const std::string prefix = target_path.filename().string() + ".tmp.";
+  const fs::path dir = target_path.has_parent_path() ? target_path.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == -1 && errno == ESRCH) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
+  }
+}
+
 /// Closes and removes the temp file unless commit() ran; keeps the target untouched on any failure.
 class TempFile {
  public:
-  TempFile(std::string target)
-      : target_(std::move(target)), temp_(target_ + ".tmp." + std::to_string(::getpid())) {
+  TempFile(std::string target) : target_(std::move(target)), temp_(temp_path_for(target_, ::getpid())) {
+    remove_stale_temp_files(target_);
     file_ = std::fopen(temp_.c_str(), "wb");
     HNN_CHECK_RUNTIME(file_ != nullptr, "hnn::io::write_safetensors: cannot create '", temp_,
                       "': ", errno_text());
@@ -110,13 +145,14 @@ class TempFile {
   void write(const void* bytes, size_t n) {
     if (n == 0) return;
     HNN_CHECK_RUNTIME(std::fwrite(bytes, 1, n, file_) == n, "hnn::io::write_safetensors: writing '", temp_,
-                      "' failed: ", errno_text());
+                      "' failed: ", errno_text(), " ('", target_, "' is left as it was)");
   }
 
   /// fflush + fsync, rename over the target, then fsync the directory so the rename itself is durable.
   void commit() {
     HNN_CHECK_RUNTIME(std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0,
-                      "hnn::io::write_safetensors: flushing '", temp_, "' failed: ", errno_text());
+                      "hnn::io::write_safetensors: flushing '", temp_, "' failed: ", errno_text(), " ('",
+                      target_, "' is left as it was)");
     int rc = std::fclose(file_);
     file_ = nullptr;
     HNN_CHECK_RUNTIME(rc == 0, "hnn::io::write_safetensors: closing '", temp_, "' failed: ", errno_text());
@@ -199,7 +235,7 @@ inline std::vector<RawEntry> validate_header(const nlohmann::json& header, uint6
     const auto& shape = value["shape"];
     HNN_CHECK_RUNTIME(shape.is_array(), at, "shape must be an array, got ", shape.dump());
     // numel is bounded by the buffer size below, so an overflowing product is caught before it wraps.
-    uint64_t numel = 1;
+    uint64_t numel = 1, nonzero_product = 1;
     bool overflow = false;
     for (const auto& s : shape) {
       HNN_CHECK_RUNTIME(s.is_number_unsigned() || (s.is_number_integer() && s.get<int64_t>() >= 0), at,
@@ -210,8 +246,15 @@ inline std::vector<RawEntry> validate_header(const nlohmann::json& header, uint6
         overflow = true;
       else
         numel *= d;
+      if (d != 0)  // saturates once past INT64_MAX
+        nonzero_product = nonzero_product > uint64_t(INT64_MAX) / d ? UINT64_MAX : nonzero_product * d;
       e.shape.push_back(static_cast<int64_t>(d));
     }
+    // A zero size makes numel 0, but the other sizes' product is still a stride and must fit in int64
+    // (as in PyTorch): [0, 2^40, 2^40] holds nothing, yet no tensor can have that shape.
+    HNN_CHECK_RUNTIME(overflow || numel != 0 || nonzero_product <= static_cast<uint64_t>(INT64_MAX), at,
+                      "shape ", shape.dump(),
+                      " is too large: the product of its nonzero sizes overflows int64");
     const uint64_t item = e.dtype == "F32" ? 4 : 8;
     const auto& offsets = value["data_offsets"];
     HNN_CHECK_RUNTIME(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
@@ -249,8 +292,10 @@ inline std::vector<RawEntry> validate_header(const nlohmann::json& header, uint6
 
 }  // namespace detail
 
-/// Writes `tensors` (in the given order) and `metadata` to `path` atomically: a crash or exception mid-save
-/// leaves any previous file untouched and no temp file behind.
+/// Writes `tensors` (in the given order) and `metadata` to `path` atomically: the bytes go to
+/// "<path>.tmp.<pid>", are fsync'ed and renamed over `path`, so a crash or exception mid-save leaves any
+/// previous file untouched. An exception removes the temp file; a killed process cannot, and the next save
+/// to the same path removes the temp files of writers that are no longer running.
 inline void write_safetensors(const std::string& path,
                               const std::vector<std::pair<std::string, AnyTensor<CPU>>>& tensors,
                               const std::map<std::string, std::string>& metadata = {}) {
@@ -342,6 +387,8 @@ inline SafetensorsContent read_safetensors(const std::string& path) {
   } catch (const nlohmann::json::parse_error& e) {
     throw std::runtime_error(where + "invalid JSON header at byte offset " + std::to_string(8 + e.byte) +
                              ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number such as 1e400 overflows
+    throw std::runtime_error(where + "invalid JSON header: " + e.what());
   }
   HNN_CHECK_RUNTIME(duplicate.empty(), where, "duplicate key '", duplicate, "' in the header");
 
