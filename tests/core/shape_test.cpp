@@ -54,6 +54,12 @@ TEST_CASE("checked_numel rejects negative sizes and int64 overflow", "[core][err
   REQUIRE_THROWS_WITH(hnn::checked_numel({2, -3}), Contains("[2, -3]"));
   const int64_t big = std::numeric_limits<int64_t>::max() / 2;
   REQUIRE_THROWS_AS(hnn::checked_numel({big, 3}), std::invalid_argument);
+  // Zero elements, but the nonzero sizes' product (a stride) overflows: torch.empty(0, 2**40, 2**40) refuses
+  // too. Found by tests/fuzz (mnist, safetensors): contiguous_strides overflowed int64.
+  REQUIRE(hnn::checked_numel({0, int64_t(1) << 40, int64_t(1) << 20}) == 0);
+  REQUIRE_THROWS_WITH(hnn::checked_numel({0, int64_t(1) << 40, int64_t(1) << 40}),
+                      Contains("[0, 1099511627776, 1099511627776]") && Contains("ignoring its zero sizes"));
+  REQUIRE_THROWS_AS(hnn::checked_numel({int64_t(1) << 40, int64_t(1) << 40, 0}), std::invalid_argument);
 }
 
 TEST_CASE("wrap_dim maps negative dims and rejects out-of-range ones like PyTorch", "[core]") {

@@ -1,12 +1,15 @@
 // hnn::data::CSVDataset on files the test writes: header detection and override, label column by index
 // (negative from the end) or name, string labels encoded like sklearn's LabelEncoder, regression targets,
-// quoting, and the errors: empty file, ragged rows, non-numeric cells, unknown label column.
+// quoting, and the errors: empty file, ragged rows, non-numeric cells, unknown label column; labels found
+// by fuzzing (tests/fuzz/regressions/csv): past int64, NaN.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <hnn/data/csv.hpp>
@@ -128,4 +131,43 @@ TEST_CASE("CSVDataset reports malformed files with line and column", "[data][csv
   CHECK_THAT(error_of<Default>(write_csv("quote", "1,\"open\n")), Catch::Contains("unterminated quoted field"));
   CHECK_THAT(error_of<Default>(write_csv("one_column", "label\n1\n")), Catch::Contains("at least one feature"));
   CHECK_THROWS_AS(Default(fs::current_path().string() + "/csv_test_does_not_exist.csv"), std::runtime_error);
+}
+
+// Inputs committed in tests/fuzz/regressions/csv/ in csv_fuzz.cpp's framing: two option bytes (byte 0 bits
+// 4-5 = 1: encode_labels(true); byte 1 = label column index, 0xff = -1), then the file.
+TEST_CASE("CSVDataset handles the labels found by fuzzing: int64 overflow and NaN classes",
+          "[data][csv][fuzz]") {
+  using IndexCSV = CSVDataset<float, int64_t>;
+  using FloatCSV = CSVDataset<float, float>;
+  auto regression = [](const std::string& name) {
+    const fs::path input = fs::path(HNN_TEST_REFERENCES_DIR) / ".." / "fuzz" / "regressions" / "csv" / name;
+    std::ifstream in(input, std::ios::binary);
+    REQUIRE(in);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() > 2);
+    REQUIRE(static_cast<unsigned char>(bytes[1]) == 0xff);  // the last column is the label
+    return std::make_pair(static_cast<unsigned char>(bytes[0]), write_csv("fuzz_" + name, bytes.substr(2)));
+  };
+  SECTION("a label of 1e30 has no int64 value (was an undefined double-to-int64 conversion)") {
+    const auto [options, path] = regression("label_1e30_int64_cast");
+    REQUIRE(options == 0);
+    CHECK_THAT(error_of<IndexCSV>(path), Catch::Contains("label '1e30' at line 1") &&
+                                             Catch::Contains("outside the range of 64-bit class indices"));
+    CHECK_THROWS_AS(IndexCSV(path), std::runtime_error);
+    // 2^63 is the first double past int64; -2^63 is still an index (of nothing, but representable).
+    CHECK_THAT(error_of<IndexCSV>(write_csv("two_pow_63", "1,9223372036854775808\n")),
+               Catch::Contains("outside the range"));
+    CHECK(IndexCSV(write_csv("minus_two_pow_63", "1,-9223372036854775808\n")).targets().to_vector() ==
+          std::vector<int64_t>{INT64_MIN});
+    // As a float target, or encoded, 1e30 is fine.
+    CHECK(FloatCSV(path).targets().to_vector() == std::vector<float>{1e30f, 3.0f});
+  }
+  SECTION("NaN labels are one class, sorted last, as LabelEncoder (np.unique) makes them") {
+    const auto [options, path] = regression("label_nan_encoding");
+    REQUIRE(options == 0x10);
+    // sklearn.preprocessing.LabelEncoder().fit([nan, 3, 1, nan]): classes_ [1., 3., nan], codes [2, 1, 0, 2]
+    IndexCSV dataset(path, CSVOptions().encode_labels(true));
+    CHECK(dataset.classes() == std::vector<std::string>{"1", "3", "nan"});
+    CHECK(dataset.targets().to_vector() == std::vector<int64_t>{2, 1, 0, 2});
+  }
 }

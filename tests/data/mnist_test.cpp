@@ -1,11 +1,14 @@
 // hnn::data::MNIST and IdxFile on small IDX files the test writes (plain, and gzip when HNN_WITH_ZLIB is
 // defined), plus every malformed-file case: bad magic, truncated header and data, trailing data,
-// label/image count mismatch, dimensions that overflow, a header claiming 2^31 images, bad gzip.
+// label/image count mismatch, dimensions that overflow, a header claiming 2^31 images, bad gzip,
+// and the inputs the fuzzer found (tests/fuzz/regressions/mnist).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -251,4 +254,44 @@ TEST_CASE("IdxFile parses bytes in memory", "[data][mnist]") {
   CHECK(labels.numel() == 4);
   CHECK(labels.data()[1] == 3);
   CHECK_THROWS_AS(hnn::data::IdxFile("empty", {}, 1, "label"), std::runtime_error);
+}
+
+// Inputs found by tests/fuzz/mnist_fuzz.cpp, committed in tests/fuzz/regressions/mnist/ in the harness's
+// framing: [flags][labels length, u32 little-endian][label file][image file]; flags bit 2 = training names.
+TEST_CASE("MNIST rejects the fuzzer's findings with the file and byte offset", "[data][mnist][fuzz]") {
+  const fs::path regressions = fs::path(HNN_TEST_REFERENCES_DIR) / ".." / "fuzz" / "regressions" / "mnist";
+  auto unframe_into = [](const fs::path& input, const fs::path& root) {
+    std::ifstream in(input, std::ios::binary);
+    REQUIRE(in);
+    const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                           std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() >= 5);
+    const size_t labels = std::min<size_t>(
+        uint32_t(bytes[1]) | uint32_t(bytes[2]) << 8 | uint32_t(bytes[3]) << 16 | uint32_t(bytes[4]) << 24,
+        bytes.size() - 5);
+    REQUIRE((bytes[0] & 3) == 0);  // plain files (no .gz names) in these inputs
+    const std::string prefix = (bytes[0] & 4) ? "train" : "t10k";
+    write(root / (prefix + "-labels-idx1-ubyte"), {bytes.begin() + 5, bytes.begin() + 5 + labels});
+    write(root / (prefix + "-images-idx3-ubyte"),
+          {bytes.begin() + 5 + static_cast<std::ptrdiff_t>(labels), bytes.end()});
+    return (bytes[0] & 4) != 0;
+  };
+
+  // Was undefined behaviour: the shape (0, 1, 4294967295, 4294967040) overflowed contiguous_strides.
+  SECTION("zero images of 4294967295x4294967040: no pixel, yet strides past int64") {
+    const auto root = fresh_dir("fuzz_zero_images");
+    const bool train = unframe_into(regressions / "zero_images_strides_overflow", root);
+    CHECK_THAT(load_error(root, train),
+               Catch::Contains("-images-idx3-ubyte: dimensions overflow at byte offset 12") &&
+                   Catch::Contains("(0, 4294967295, 4294967040)"));
+  }
+  SECTION("the same header parsed in memory") {
+    std::vector<unsigned char> header;
+    put_be32(header, 0x00000803);
+    put_be32(header, 0);
+    put_be32(header, 0xffffffffu);
+    put_be32(header, 0xffffff00u);
+    CHECK_THROWS_WITH(hnn::data::IdxFile("zero-images", header, 3, "image"),
+                      Catch::Contains("zero-images: dimensions overflow at byte offset 12"));
+  }
 }

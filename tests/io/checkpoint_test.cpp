@@ -1,9 +1,11 @@
 // Tests for include/hnn/io/checkpoint.hpp: hnn::save/load of a module's state_dict (bitwise, PyTorch keys,
 // strict key/shape/dtype checks, float conversion) and save_checkpoint/load_checkpoint with optimiser state
-// and training metadata (a resumed run continues exactly as the uninterrupted one).
+// and training metadata (a resumed run continues exactly as the uninterrupted one), and the malformed
+// optimiser metadata of tests/fuzz/regressions/checkpoint.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <hnn/io/checkpoint.hpp>
 #include <hnn/io/safetensors.hpp>
 #include <hnn/nn/activation.hpp>
@@ -13,6 +15,7 @@
 #include <hnn/optim/adam.hpp>
 #include <hnn/optim/sgd.hpp>
 #include <hnn/tensor.hpp>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -203,5 +206,41 @@ TEST_CASE("a checkpoint with optimiser state resumes training exactly", "[io][ch
     hnn::save(net, "weights.safetensors");
     CHECK_THROWS_WITH(hnn::load_checkpoint("weights.safetensors", net, opt),
                       Catch::Contains("weights.safetensors") && Catch::Contains("hnn.checkpoint"));
+  }
+}
+
+// Inputs committed in tests/fuzz/regressions/checkpoint/ in checkpoint_fuzz.cpp's framing: [selector: bit 0 =
+// Adam][zero tail, u32 LE][file bytes], the file being the bytes followed by that many zeros. Both were Adam
+// checkpoints of make_net() whose optimiser JSON made nlohmann's type_error escape load_checkpoint.
+TEST_CASE("load_checkpoint reports malformed optimiser metadata as invalid_argument",
+          "[io][checkpoint][fuzz]") {
+  auto unframe = [](const std::string& name) {
+    std::ifstream in(std::string(HNN_TEST_REFERENCES_DIR) + "/../fuzz/regressions/checkpoint/" + name,
+                     std::ios::binary);
+    REQUIRE(in);
+    const std::string input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(input.size() >= 5);
+    REQUIRE((input[0] & 1) == 1);
+    uint32_t tail = 0;
+    for (int i = 0; i < 4; ++i) tail |= uint32_t(static_cast<unsigned char>(input[1 + i])) << (8 * i);
+    const std::string path = "fuzz_" + name + ".ckpt";
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << input.substr(5) + std::string(tail, '\0');
+    return path;
+  };
+  auto net = make_net();
+  hnn::optim::Adam adam(net.parameters());
+  SECTION("the optimizer metadata is the number 5, not an object") {
+    const auto path = unframe("optimizer_meta_not_object");
+    CHECK_THROWS_AS(hnn::load_checkpoint(path, net, adam), std::invalid_argument);
+    CHECK_THROWS_WITH(hnn::load_checkpoint(path, net, adam),
+                      Catch::Contains("Adam.load_state_dict: the state's meta must be a JSON object, got 5"));
+  }
+  SECTION("a learning rate that is a string") {
+    const auto path = unframe("adam_lr_string");
+    CHECK_THROWS_WITH(hnn::load_checkpoint(path, net, adam),
+                      Catch::Contains("parameter group 0 has a malformed option") &&
+                          Catch::Contains("type must be number, but is string") &&
+                          Catch::Contains("\"lr\":\"x\""));
+    CHECK(adam.options().lr() == 1e-3);  // a rejected state leaves the optimiser as it was
   }
 }

@@ -338,3 +338,52 @@ TEST_CASE("PyTorch-written safetensors load into hnn and reproduce PyTorch's out
   }
 }
 #endif
+
+// Inputs found by the fuzzers (tests/fuzz/*_fuzz.cpp), committed in tests/fuzz/regressions/<target>/.
+// safetensors inputs are plain files; safetensors_lenet inputs are framed: [zero tail, u32 LE][file bytes],
+// the file being the bytes followed by that many zero bytes.
+namespace {
+
+std::string regression_file(const std::string& target, const std::string& name, bool framed) {
+  const std::string input =
+      read_bytes(std::string(HNN_TEST_REFERENCES_DIR) + "/../fuzz/regressions/" + target + "/" + name);
+  if (!framed) return input;
+  REQUIRE(input.size() >= 4);
+  uint32_t tail = 0;
+  for (int i = 0; i < 4; ++i) tail |= uint32_t(static_cast<unsigned char>(input[i])) << (8 * i);
+  return input.substr(4) + std::string(tail, '\0');
+}
+
+}  // namespace
+
+TEST_CASE("safetensors inputs found by fuzzing give clear errors", "[io][safetensors][fuzz]") {
+  SECTION(
+      "a JSON number that overflows a double (1e320776) is a runtime_error, not nlohmann's out_of_range") {
+    write_bytes("fuzz_number.safetensors",
+                regression_file("safetensors_lenet", "json_number_overflow_1e320776", true));
+    expect_read_error("fuzz_number.safetensors",
+                      {"invalid JSON header", "number overflow parsing '1e320776'"});
+    write_bytes("number.safetensors",
+                file_with(R"({"x":{"dtype":"F32","shape":[1e400],"data_offsets":[0,0]}})", 0));
+    expect_read_error("number.safetensors", {"invalid JSON header", "number overflow"});
+  }
+  SECTION("a (5, 0) F32 tensor converts to double (was a null pointer stepped by its strides, UB)") {
+    write_bytes("fuzz_5x0.safetensors", regression_file("safetensors", "zero_size_5x0_cast", false));
+    const auto content = hnn::io::read_safetensors("fuzz_5x0.safetensors");
+    const auto& empty = content.at("empty");
+    CHECK(empty.shape() == hnn::Shape{5, 0});
+    CHECK(empty.to<double>().shape() == hnn::Shape{5, 0});
+    CHECK(empty.to_vector().empty());
+    const auto sum = empty.as<float>() + hnn::zeros<float>({5, 0});
+    CHECK(sum.shape() == hnn::Shape{5, 0});
+  }
+  SECTION("a zero-size tensor whose other sizes overflow int64 strides") {
+    write_bytes(
+        "strides.safetensors",
+        file_with(R"({"x":{"dtype":"F32","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}})",
+                  0));
+    CHECK_THROWS_WITH(hnn::io::read_safetensors("strides.safetensors"),
+                      Catch::Contains("strides.safetensors") && Catch::Contains("tensor 'x'") &&
+                          Catch::Contains("[0,1099511627776,1099511627776]"));
+  }
+}

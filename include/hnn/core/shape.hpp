@@ -70,16 +70,24 @@ inline Strides contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-/// Validates sizes (non-negative, product fits in int64) and returns the element count.
+/// Validates sizes (non-negative, product fits in int64) and returns the element count. The product of the
+/// nonzero sizes must fit too, as in PyTorch (c10::safe_multiplies_u64): contiguous strides are products of
+/// trailing sizes, so (0, 2^40, 2^40) would overflow a stride although it holds no element.
 inline int64_t checked_numel(const Shape& shape) {
-  int64_t n = 1;
+  int64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     HNN_CHECK(d >= 0, "negative dimension in shape ", shape);
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
-      throw std::invalid_argument(detail::concat("shape ", shape, " has more elements than int64 can count"));
-    n *= d;
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (nonzero > std::numeric_limits<int64_t>::max() / d)
+      throw std::invalid_argument(detail::concat("shape ", shape, " has more elements than int64 can count",
+                                                 empty ? " (ignoring its zero sizes, as strides must)" : ""));
+    nonzero *= d;
   }
-  return n;
+  return empty ? 0 : nonzero;
 }
 
 /// Wraps a possibly negative dimension index into [0, ndim).

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -282,8 +283,12 @@ class CSVDataset : public TensorDataset<T, Target> {
       // LabelEncoder: class k is the k-th smallest distinct label (numeric order when all are numbers).
       std::vector<size_t> order(labels.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      // NaN labels are one class, sorted last, as np.unique (inside LabelEncoder) puts them; a plain < is no
+      // strict weak order with NaN and left classes unsorted and duplicated.
       auto less = [&](size_t a, size_t b) {
-        return all_numeric ? *numbers[a] < *numbers[b] : labels[a] < labels[b];
+        if (!all_numeric) return labels[a] < labels[b];
+        const double x = *numbers[a], y = *numbers[b];
+        return std::isnan(y) ? !std::isnan(x) : x < y;
       };
       std::stable_sort(order.begin(), order.end(), less);
       int64_t code = -1;
@@ -303,6 +308,12 @@ class CSVDataset : public TensorDataset<T, Target> {
                           labels[static_cast<size_t>(i)], "' at line ", rows[first_data + static_cast<size_t>(i)].line,
                           " (column '", label_name, "') is not an integer class index; read a regression target ",
                           "with CSVDataset<float, float> or set encode_labels(true)");
+        // Converting a double outside Target's range is undefined behaviour, not an error value.
+        HNN_CHECK_RUNTIME(value >= static_cast<double>(std::numeric_limits<Target>::min()) &&
+                              value < static_cast<double>(std::numeric_limits<Target>::max()) + 1.0,
+                          path, ": label '", labels[static_cast<size_t>(i)], "' at line ",
+                          rows[first_data + static_cast<size_t>(i)].line, " (column '", label_name,
+                          "') is outside the range of ", sizeof(Target) * 8, "-bit class indices");
       }
       out[i] = static_cast<Target>(value);
     }

@@ -55,13 +55,19 @@ class IdxFile {
     HNN_CHECK_RUNTIME(file_size >= header, name_, ": truncated header at byte offset 4: ", expected_ndim,
                       " dimensions need a ", header, "-byte header, file has ", file_size, " bytes");
     sizes_.resize(static_cast<size_t>(expected_ndim));
-    numel_ = 1;
+    // The product of the nonzero sizes must fit as well: (0, 2^32-1, 2^32-1) holds no pixel, but a tensor
+    // of that shape would need strides past int64.
+    int64_t nonzero_product = 1;
+    bool empty = false;
     for (int64_t d = 0; d < expected_ndim; ++d) {
-      sizes_[static_cast<size_t>(d)] = detail::load_be32(b + 4 + 4 * d);
-      HNN_CHECK_RUNTIME(!__builtin_mul_overflow(numel_, sizes_[static_cast<size_t>(d)], &numel_), name_,
+      const int64_t size = detail::load_be32(b + 4 + 4 * d);
+      sizes_[static_cast<size_t>(d)] = size;
+      empty = empty || size == 0;
+      HNN_CHECK_RUNTIME(size == 0 || !__builtin_mul_overflow(nonzero_product, size, &nonzero_product), name_,
                         ": dimensions overflow at byte offset ", 4 + 4 * d, ": the product of the sizes ",
                         format_sizes(static_cast<size_t>(d) + 1), " does not fit in a 64-bit integer");
     }
+    numel_ = empty ? 0 : nonzero_product;
     const int64_t payload = file_size - header;
     HNN_CHECK_RUNTIME(payload >= numel_, name_, ": truncated ", what, " data at byte offset ", header,
                       ": header declares ", describe(what), " (", numel_, " bytes), file has ", payload);

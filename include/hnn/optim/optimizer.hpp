@@ -160,7 +160,11 @@ class OptimizerBase : public Optimizer {
 
   void load_state_dict(const OptimizerState& state) override {
     const std::string who = name() + ".load_state_dict";
-    const std::string saved_name = state.meta.value("optimizer", std::string());
+    HNN_CHECK(state.meta.is_object(), who, ": the state's meta must be a JSON object, got ",
+              state.meta.dump());
+    const std::string saved_name = state.meta.contains("optimizer") && state.meta["optimizer"].is_string()
+                                       ? state.meta["optimizer"].get<std::string>()
+                                       : "";
     HNN_CHECK(saved_name == name(), who, ": the state belongs to optimizer '", saved_name, "', expected '", name(), "'");
     HNN_CHECK(state.meta.contains("param_groups") && state.meta["param_groups"].is_array(), who,
               ": the state has no param_groups list");
@@ -174,7 +178,14 @@ class OptimizerBase : public Optimizer {
                 ") that doesn't match the size of optimizer's group (", saved_params, " parameters, expected ",
                 groups_[g].params.size(), ")");
       Options o = groups_[g].options;
-      o.from_json(saved_groups[g]);
+      // A wrong JSON type ("lr": "x", "betas": [1]) is a bad state like any other, not a json error.
+      try {
+        o.from_json(saved_groups[g]);
+      } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(hnn::detail::concat(who, ": parameter group ", g,
+                                                        " has a malformed option: ", e.what(), " in ",
+                                                        saved_groups[g].dump()));
+      }
       o.validate();
       options.push_back(o);
     }

@@ -70,6 +70,9 @@ void coalesce_dims(std::vector<int64_t>& sizes, std::vector<std::array<int64_t, 
 template <class TOut, class TA, class Op>
 void unary_strided(TOut* out, const TA* a, const std::vector<int64_t>& shape, const std::vector<int64_t>& a_strides,
                    Op op) {
+  // No element, nothing to do; and an empty tensor may have no storage, so no pointer arithmetic on it
+  // either (a (5, 0) tensor would otherwise step a null pointer by its outer strides).
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;
   std::vector<int64_t> sizes = shape;
   std::vector<std::array<int64_t, 2>> strides(shape.size());
   {
@@ -108,6 +111,7 @@ void unary_strided(TOut* out, const TA* a, const std::vector<int64_t>& shape, co
 template <class TOut, class TA, class TB, class Op>
 void binary_strided(TOut* out, const TA* a, const TB* b, const std::vector<int64_t>& shape,
                     const std::vector<int64_t>& a_strides, const std::vector<int64_t>& b_strides, Op op) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;  // as in unary_strided
   std::vector<int64_t> sizes = shape;
   std::vector<std::array<int64_t, 3>> strides(shape.size());
   {
