@@ -80,7 +80,8 @@ int main(int argc, char** argv) try {
   double min_delta = 0.0, val_fraction = 0.2;
   int64_t samples = 1000;
   examples::add_common_options(app, o);
-  app.add_option("--csv", csv, "CSV file (numeric feature columns and a label column); none = synthetic data");
+  app.add_option("--csv", csv, "CSV file (numeric feature columns and a label column); none = synthetic data")
+      ->check(CLI::ExistingFile);
   app.add_option("--label", label, "Label column: name or index (negative counts from the end; default the last)");
   app.add_option("--task", task, "What the label is")->capture_default_str()->check(
       CLI::IsMember({"auto", "regression", "classification"}));
@@ -91,7 +92,7 @@ int main(int argc, char** argv) try {
       ->capture_default_str()
       ->check(CLI::Range(0.05, 0.5));
   app.add_option("--samples", samples, "Synthetic data: number of samples")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto status = examples::parse_command_line(app, argc, argv, o, "tabular")) return *status;
 
   hnn::set_num_threads(o.threads);
   hnn::manual_seed(o.seed);
@@ -150,7 +151,10 @@ int main(int argc, char** argv) try {
     };
     int epochs_run = 0;
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-      examples::train_epoch(model, fit_loader, optimizer, loss_of, correct_of, "", /*quiet=*/true);
+      // Names the place in errors; no progress bar (quiet).
+      const std::string label = "fold " + std::to_string(fold + 1) + "/" + std::to_string(splits.size()) +
+                                ", epoch " + std::to_string(epoch);
+      examples::train_epoch(model, fit_loader, optimizer, loss_of, correct_of, label, /*quiet=*/true);
       const auto val_stats = examples::evaluate(model, val_loader, loss_of, correct_of);
       epochs_run = epoch;
       if (stopper.step(val_stats.loss, model)) break;

@@ -11,10 +11,15 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <limits>
 #include <hnn/hnn.hpp>
 #include <numeric>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,27 +38,95 @@ struct CommonOptions {
   std::string out = "";     // folder for metrics.csv, curves.svg and best.safetensors; "" = <name>-run
   bool quiet = false;       // no progress bar (the per-epoch lines stay)
   bool no_checkpoint = false;
+  bool monitor = false;       // --monitor: activation statistics (activations.csv, activations.svg) in --out
+  int64_t monitor_every = 10;  // ... recorded every this many steps
+  bool detect_anomaly = false;  // hnn::autograd anomaly mode: a NaN/Inf in backward names the op that made it
+  bool distributed = false;  // data-parallel over MPI; also on when started by mpirun with several ranks
+  bool no_sync_bn = false;   // distributed: per-rank batch statistics instead of SyncBatchNorm
 };
 
+/// CLI11's PositiveNumber / NonNegativeNumber with a message that reads "--epochs: must be positive, got -3"
+/// rather than a range up to 1.8e308; text that is not a number is left to the conversion's own error.
+inline CLI::Validator positive_number(bool zero_allowed = false) {
+  return CLI::Validator(
+      [zero_allowed](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0') return "";
+        if (value > 0 || (zero_allowed && value == 0)) return "";
+        return std::string(zero_allowed ? "must be >= 0" : "must be positive") + ", got " + text;
+      },
+      zero_allowed ? "NONNEGATIVE" : "POSITIVE");
+}
+
 inline void add_common_options(CLI::App& app, CommonOptions& o) {
-  app.add_option("--epochs", o.epochs, "Training epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--epochs", o.epochs, "Training epochs")->capture_default_str()->check(positive_number());
   app.add_option("--batch-size", o.batch_size, "Samples per training batch")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--lr", o.lr, "Learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(positive_number());
+  app.add_option("--lr", o.lr, "Learning rate")->capture_default_str()->check(positive_number());
   app.add_option("--seed", o.seed, "Seed of hnn's default generator (initialisation, shuffling, dropout)")
       ->capture_default_str();
   app.add_option("--data", o.data, "Folder with the data set's files")->capture_default_str();
-  app.add_option("--threads", o.threads, "CPU threads (OpenMP)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "CPU threads (OpenMP)")
+      ->capture_default_str()
+      ->check(positive_number());
   app.add_option("--limit-train", o.limit_train, "Train on the first N samples only (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(positive_number(/*zero_allowed=*/true));
   app.add_option("--limit-test", o.limit_test, "Evaluate on the first N test samples only (0 = all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(positive_number(/*zero_allowed=*/true));
   app.add_option("--out", o.out, "Output folder for metrics.csv, curves.svg and the best checkpoint");
   app.add_flag("--quiet", o.quiet, "No progress bar");
   app.add_flag("--no-checkpoint", o.no_checkpoint, "Do not save the best checkpoint");
+  app.add_flag("--detect-anomaly", o.detect_anomaly,
+               "Check every gradient for NaN/Inf and name the op that produced it (slow; for debugging)");
+}
+
+/// --monitor and --monitor-every (the trainers that record activation statistics: lenet, mlp).
+inline void add_monitor_options(CLI::App& app, CommonOptions& o) {
+  app.add_flag("--monitor", o.monitor,
+               "Record activation statistics (hnn::utils::ActivationMonitor: batch-norm inputs and outputs, "
+               "activation inputs, gradient norms) to activations.csv and activations.svg in --out");
+  app.add_option("--monitor-every", o.monitor_every, "With --monitor: record every N training steps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+/// --distributed and --no-sync-bn (the trainers that run data-parallel under mpirun: lenet, mlp).
+inline void add_distributed_options(CLI::App& app, CommonOptions& o) {
+  app.add_flag("--distributed", o.distributed,
+               "Train data-parallel over MPI (automatic when started by mpirun with several ranks): --batch-size "
+               "is the global batch, split evenly over the ranks; rank 0 prints and writes the files");
+  app.add_flag("--no-sync-bn", o.no_sync_bn,
+               "Distributed: normalise with each rank's own batch statistics (PyTorch DDP's default) instead of "
+               "SyncBatchNorm's global ones");
+}
+
+/// Parses the command line like CLI11_PARSE, except that bad usage (an unknown flag, a value a check
+/// rejects such as --epochs -3, a --data folder that does not exist) prints one line "<program>: <what>" on
+/// stderr and gives exit status 2, the command-line convention; --help prints the help and gives 0. Returns
+/// the status when main should stop, nothing when it should go on. Also switches on --detect-anomaly.
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, const CommonOptions& o,
+                                             const char* program) {
+  std::string problem;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    problem = e.what();
+  }
+  if (problem.empty() && !o.data.empty() && !std::filesystem::is_directory(o.data))
+    problem = "--data: no such folder '" + o.data + "'";
+  if (problem.empty()) {
+    hnn::autograd::AnomalyMode::set_enabled(o.detect_anomaly);
+    return std::nullopt;
+  }
+  std::replace(problem.begin(), problem.end(), '\n', ' ');
+  std::fprintf(stderr, "%s: %s (see %s --help)\n", program, problem.c_str(), program);
+  return 2;
 }
 
 /// The first `limit` samples of `dataset` (all of them when limit is 0 or too large).
@@ -90,7 +163,7 @@ struct EpochStats {
 /// -1 when accuracy does not apply).
 template <class Model, class Loader, class Optimizer, class LossOf, class CorrectOf>
 EpochStats train_epoch(Model& model, Loader& loader, Optimizer& optimizer, LossOf loss_of, CorrectOf correct_of,
-                       const std::string& label, bool quiet) {
+                       const std::string& label, bool quiet, const std::function<void()>& after_step = {}) {
   model.train();
   hnn::utils::ProgressBar bar(loader.size(), label, !quiet && !label.empty());
   EpochStats stats;
@@ -101,9 +174,17 @@ EpochStats train_epoch(Model& model, Loader& loader, Optimizer& optimizer, LossO
     optimizer.zero_grad();
     auto output = model(batch.data);
     auto loss = loss_of(output, batch);
+    const double value = static_cast<double>(loss.item());
+    // Stop before a NaN/Inf loss reaches the weights, rather than training on garbage.
+    if (!std::isfinite(value))
+      throw std::runtime_error((label.empty() ? std::string("training") : label) + ", batch " +
+                               std::to_string(batches + 1) + " of " + std::to_string(loader.size()) +
+                               ": the loss is " + (std::isnan(value) ? "nan" : "inf") +
+                               "; stopped training (lower --lr, or rerun with --detect-anomaly to find "
+                               "the op that produced it)");
     loss.backward();
     optimizer.step();
-    const double value = static_cast<double>(loss.item());
+    if (after_step) after_step();  // e.g. ActivationMonitor::step()
     loss_sum += value;
     ++batches;
     stats.samples += batch.data.size(0);
@@ -120,11 +201,11 @@ EpochStats train_epoch(Model& model, Loader& loader, Optimizer& optimizer, LossO
   return stats;
 }
 
-/// Loss and accuracy over a loader in eval mode, without recording a graph.
+/// Loss and accuracy over a loader in eval mode, under InferenceMode (no graph, no autograd bookkeeping).
 template <class Model, class Loader, class LossOf, class CorrectOf>
 EpochStats evaluate(Model& model, Loader& loader, LossOf loss_of, CorrectOf correct_of) {
   model.eval();
-  hnn::NoGradGuard no_grad;
+  hnn::InferenceMode inference;
   EpochStats stats;
   double loss_sum = 0;
   int64_t correct = 0;
@@ -176,6 +257,24 @@ inline std::filesystem::path output_dir(const CommonOptions& o, const std::strin
   return dir;
 }
 
+/// With --monitor, an ActivationMonitor on `model` recording every --monitor-every steps; else null.
+template <class T, class D>
+std::unique_ptr<hnn::utils::ActivationMonitor<T, D>> make_monitor(hnn::nn::Module<T, D>& model,
+                                                                   const CommonOptions& o) {
+  if (!o.monitor) return nullptr;
+  return std::make_unique<hnn::utils::ActivationMonitor<T, D>>(
+      model, hnn::utils::ActivationMonitorOptions().every(o.monitor_every));
+}
+
+/// Writes the monitor's activations.csv and activations.svg to `dir` (nothing without a monitor).
+template <class Monitor>
+void write_activations(const Monitor* monitor, const std::filesystem::path& dir, const std::string& title) {
+  if (!monitor) return;
+  monitor->write_csv((dir / "activations.csv").string());
+  monitor->write_svg((dir / "activations.svg").string(), title);
+  std::printf("wrote %s and %s\n", (dir / "activations.csv").c_str(), (dir / "activations.svg").c_str());
+}
+
 /// Per-run outputs: metrics.csv (one row per epoch), curves.svg (loss and accuracy curves) and the best
 /// checkpoint (model + optimiser + metadata, by evaluation accuracy or, with best_by_loss, by loss).
 class RunRecorder {
@@ -208,6 +307,8 @@ class RunRecorder {
       hnn::save_checkpoint((dir_ / "best.safetensors").string(), model, optimizer, info_);
     }
   }
+
+  const std::filesystem::path& dir() const { return dir_; }
 
   /// Draws the curves and says where everything went.
   void finish(const std::string& title) {
