@@ -28,6 +28,13 @@
 #include <vector>
 
 namespace fs = std::filesystem;
+
+#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer an allocation the system cannot serve (4 TiB, or past the child's address-space
+// cap) aborts the process by default; with allocator_may_return_null it returns null as glibc's malloc
+// does, so hnn's allocator reports it as it would in a normal build. Leak detection stays on.
+extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+#endif
 using hnn::Tensor;
 
 namespace {
