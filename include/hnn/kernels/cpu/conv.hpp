@@ -156,6 +156,17 @@ namespace detail {
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
 
+/// Copies one image's C planes into the interior of `buf` (C planes of (H + 2 PH) x (W + 2 PW) whose borders
+/// are already zero and stay so) and returns buf: the direct kernels read padded images without bounds checks.
+template <class T>
+const T* padded_image(const T* image, const Conv2dGeometry& g, T* buf) {
+  const int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t h = 0; h < g.H; ++h)
+      std::copy(image + (c * g.H + h) * g.W, image + (c * g.H + h + 1) * g.W, buf + (c * HP + h + g.PH) * WP + g.PW);
+  return buf;
+}
+
 /// Whether the forward runs as a direct convolution: stride 1, few input values per output (K = C*KH*KW)
 /// and a padded image small enough to stay in L1/L2 while every block of output channels rereads it.
 /// There the GEMM is thin (O or K small), and im2col plus packing cost more than the FMAs themselves.
@@ -356,14 +367,7 @@ void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g,
       for (int64_t n = g.N * chunk / chunks; n < g.N * (chunk + 1) / chunks; ++n) {
         const T* image = x + n * g.C * g.H * g.W;
         const T* dimage = dy + n * g.O * L;
-        if (padded) {
-          // The borders stay zero from the first fill; only the interior is rewritten per image.
-          for (int64_t c = 0; c < g.C; ++c)
-            for (int64_t h = 0; h < g.H; ++h)
-              std::copy(image + (c * g.H + h) * g.W, image + (c * g.H + h + 1) * g.W,
-                        image_buf.data() + (c * HP + h + g.PH) * WP + g.PW);
-          image = image_buf.data();
-        }
+        if (padded) image = padded_image(image, g, image_buf.data());
         if (grad_weight) {
           if (packed_cols > 0) weight_grad_image<P>(
                 DirectWeightGrad<T>{image, dimage, tap.data(), dy_at.data(), x_at.data(),
@@ -447,14 +451,7 @@ void conv2d_forward_direct(const T* x, const T* weight, const T* bias, T* y, con
     std::vector<T> image_buf(padded ? static_cast<size_t>(g.C * HP * WP) : 0, T(0));
     for (int64_t n = begin; n < end; ++n) {
       const T* image = x + n * g.C * g.H * g.W;
-      if (padded) {
-        // The borders stay zero from the first fill; only the interior is rewritten per image.
-        for (int64_t c = 0; c < g.C; ++c)
-          for (int64_t h = 0; h < g.H; ++h)
-            std::copy(image + (c * g.H + h) * g.W, image + (c * g.H + h + 1) * g.W,
-                      image_buf.data() + (c * HP + h + g.PH) * WP + g.PW);
-        image = image_buf.data();
-      }
+      if (padded) image = padded_image(image, g, image_buf.data());
       direct_image(DirectConv<T>{image, wt.data(), bias, y + n * g.O * g.L(), g.C, HP, WP, g.KH, g.KW, g.O, g.OH, g.OW});
     }
   });
