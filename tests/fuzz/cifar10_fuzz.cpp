@@ -16,9 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& images = cifar.images();
     const auto& labels = cifar.targets();
     if (images.numel() != cifar.size() * 3 * 32 * 32 || labels.numel() != cifar.size()) __builtin_trap();
-    for (int64_t i = 0; i < images.numel(); ++i)
-      if (!(images.data()[i] >= 0.0f && images.data()[i] <= 1.0f)) __builtin_trap();
-    for (int64_t i = 0; i < labels.numel(); ++i)
-      if (labels.data()[i] < 0 || labels.data()[i] > 9) __builtin_trap();
+    if (!hnn_fuzz::all_in_range(images.data(), images.numel(), 0.0f, 1.0f)) __builtin_trap();
+    if (!hnn_fuzz::all_in_range<int64_t>(labels.data(), labels.numel(), 0, 9)) __builtin_trap();
   });
 }

@@ -37,9 +37,9 @@ void check(const hnn::data::CSVDataset<float, Target>& dataset) {
     __builtin_trap();
   const auto& classes = dataset.classes();
   if (classes.empty()) return;
-  for (int64_t i = 0; i < n; ++i)
-    if (!(targets.data()[i] >= 0 && targets.data()[i] < static_cast<Target>(classes.size())))
-      __builtin_trap();
+  // Encoded labels are class indices: whole numbers in [0, classes - 1].
+  if (!hnn_fuzz::all_in_range(targets.data(), n, Target(0), static_cast<Target>(classes.size() - 1)))
+    __builtin_trap();
   // LabelEncoder's classes_ are sorted and distinct: numerically when every label is a number, with NaN
   // one class after all numbers (np.unique's order).
   bool numeric = true;

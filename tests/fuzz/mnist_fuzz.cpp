@@ -34,8 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const hnn::data::MNIST<float> mnist(dir.string(), (flags & 4) != 0);
     // Every sample must be in range: pixels in [0, 1], labels a byte.
     const auto& pixels = mnist.images();
-    for (int64_t i = 0; i < pixels.numel(); ++i)
-      if (!(pixels.data()[i] >= 0.0f && pixels.data()[i] <= 1.0f)) __builtin_trap();
+    if (!hnn_fuzz::all_in_range(pixels.data(), pixels.numel(), 0.0f, 1.0f)) __builtin_trap();
     if (pixels.dim() != 4 || pixels.size(0) != mnist.size()) __builtin_trap();
   });
 }
