@@ -167,6 +167,47 @@ TEST_CASE("MNIST reads gzip-compressed IDX files or explains why it cannot", "[d
 #endif
 }
 
+#ifdef HNN_WITH_ZLIB
+TEST_CASE("gunzip: outputs many times its scratch buffer, several members, lying size trailers", "[data][mnist]") {
+  using hnn::data::detail::gunzip;
+  const auto root = fresh_dir("gunzip");
+  const auto read_bytes = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<unsigned char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // 300x28x28 images: 235 KB, well past the 64 KiB that one inflate call writes.
+  const auto plain = idx_images(300, 28, 28);
+  write_gz(root / "big.gz", plain);
+  const auto gz = read_bytes(root / "big.gz");
+  CHECK(gunzip(gz, "big.gz") == plain);
+
+  // Two members, as `gzip -c a b` writes them, with trailing zero padding.
+  const auto labels = idx_labels(70000);
+  write_gz(root / "labels.gz", labels);
+  auto two = gz;
+  const auto second = read_bytes(root / "labels.gz");
+  two.insert(two.end(), second.begin(), second.end());
+  two.insert(two.end(), 5, 0);
+  auto both = plain;
+  both.insert(both.end(), labels.begin(), labels.end());
+  CHECK(gunzip(two, "two.gz") == both);
+
+  // The size trailer is only a hint: too small, zero or huge, the data decides.
+  for (const uint32_t isize : {0u, 1u, 4096u, 0xffffffffu}) {
+    auto lying = gz;
+    for (int i = 0; i < 4; ++i) lying[lying.size() - 4 + i] = static_cast<unsigned char>(isize >> (8 * i));
+    // zlib checks ISIZE against the data: a wrong one is a corrupt member, reported with its offset.
+    CHECK_THROWS_WITH(gunzip(lying, "lying.gz"), Catch::Contains("lying.gz") && Catch::Contains("byte offset"));
+  }
+
+  // Cut anywhere, including at a 64 KiB output boundary, the stream is reported truncated, never returned.
+  for (const size_t keep : {size_t(18), gz.size() / 3, gz.size() / 2, gz.size() - 5, gz.size() - 1}) {
+    const std::vector<unsigned char> cut(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(keep));
+    CHECK_THROWS_AS(gunzip(cut, "cut.gz"), std::runtime_error);
+  }
+}
+#endif
+
 TEST_CASE("MNIST reports missing files with the paths it tried", "[data][mnist]") {
   const auto root = fresh_dir("missing");
   const auto message = load_error(root);

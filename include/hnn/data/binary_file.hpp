@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -53,28 +54,30 @@ inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& compr
                     "expected 1f 8b, got ", static_cast<int>(compressed[0]), " ", static_cast<int>(compressed[1]));
   // The trailer's ISIZE (uncompressed size mod 2^32) is only a reservation hint, capped by deflate's
   // maximum ratio (about 1032:1) so a forged trailer cannot reserve more than the data could produce.
+  // Reserved, not resized: inflate writes into a small scratch buffer that is appended, so untouched
+  // reserve costs neither a memset nor page faults when the hint is too large.
   const size_t n = compressed.size();
   const uint64_t isize = uint64_t(compressed[n - 4]) | uint64_t(compressed[n - 3]) << 8 |
                          uint64_t(compressed[n - 2]) << 16 | uint64_t(compressed[n - 1]) << 24;
   std::vector<unsigned char> out;
-  out.resize(static_cast<size_t>(std::max<uint64_t>(std::min<uint64_t>(isize, uint64_t(n) * 1032), 1 << 16)));
+  out.reserve(static_cast<size_t>(std::min<uint64_t>(isize, uint64_t(n) * 1032)));
+  constexpr size_t scratch_size = size_t(1) << 16;
+  const std::unique_ptr<unsigned char[]> scratch(new unsigned char[scratch_size]);
 
   z_stream zs{};
   HNN_CHECK_RUNTIME(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, name, ": zlib inflateInit2 failed");
-  size_t in_pos = 0, out_pos = 0;
+  size_t in_pos = 0;
   bool stream_end = false;
   try {
     for (;;) {
-      if (out_pos == out.size()) out.resize(out.size() * 2);
       const size_t in_chunk = std::min<size_t>(n - in_pos, std::numeric_limits<uInt>::max());
-      const size_t out_chunk = std::min<size_t>(out.size() - out_pos, std::numeric_limits<uInt>::max());
       zs.next_in = const_cast<Bytef*>(compressed.data() + in_pos);
       zs.avail_in = static_cast<uInt>(in_chunk);
-      zs.next_out = out.data() + out_pos;
-      zs.avail_out = static_cast<uInt>(out_chunk);
+      zs.next_out = scratch.get();
+      zs.avail_out = static_cast<uInt>(scratch_size);
       const int rc = inflate(&zs, Z_NO_FLUSH);
       in_pos += in_chunk - zs.avail_in;
-      out_pos += out_chunk - zs.avail_out;
+      out.insert(out.end(), scratch.get(), scratch.get() + (scratch_size - zs.avail_out));
       if (rc == Z_STREAM_END) {
         stream_end = true;
         // Another member may follow (gzip -c a b > ab.gz); trailing zero padding is ignored, as gzip does.
@@ -86,8 +89,8 @@ inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& compr
       }
       HNN_CHECK_RUNTIME(rc == Z_OK || rc == Z_BUF_ERROR, name, ": bad gzip data at compressed byte offset ", in_pos,
                         ": ", zs.msg ? zs.msg : "zlib error", " (code ", rc, ")");
-      // Z_BUF_ERROR with input left means the output was full (grown above); with no input left the
-      // stream ended early.
+      // Each call starts with an empty scratch buffer, so Z_BUF_ERROR (no progress) or output room left
+      // over with all input consumed means the stream ended before its end marker.
       HNN_CHECK_RUNTIME(!(rc == Z_BUF_ERROR && in_pos == n) && !(in_pos == n && zs.avail_out > 0), name,
                         ": truncated gzip data at compressed byte offset ", in_pos, ": the stream ends before its ",
                         "end marker (file has ", n, " bytes)");
@@ -98,7 +101,6 @@ inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& compr
   }
   inflateEnd(&zs);
   HNN_CHECK_RUNTIME(stream_end, name, ": truncated gzip data");
-  out.resize(out_pos);
   out.shrink_to_fit();
   return out;
 #else
