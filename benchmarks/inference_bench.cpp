@@ -22,6 +22,8 @@
 
 #include <hnn/hnn.hpp>
 
+#include "../tests/support/lenet_bn.hpp"
+
 #ifdef HNN_WITH_OPENMP
 #include <omp.h>
 #endif
@@ -35,36 +37,15 @@ namespace nn = hnn::nn;
 constexpr int64_t kBatch = 256;
 int g_threads = 1;
 
-nn::Sequential<float> make_lenet() {
-  nn::Sequential<float> net;
-  net.push_back(nn::Conv2d(nn::Conv2dOptions(1, 6, 5)));
-  net.push_back(nn::BatchNorm2d(6));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::AvgPool2d(2, 2));
-  net.push_back(nn::Conv2d(nn::Conv2dOptions(6, 16, 5)));
-  net.push_back(nn::BatchNorm2d(16));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::AvgPool2d(2, 2));
-  net.push_back(nn::Flatten());
-  net.push_back(nn::Linear(256, 120));
-  net.push_back(nn::BatchNorm1d(120));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::Linear(120, 84));
-  net.push_back(nn::BatchNorm1d(84));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::Linear(84, 10));
-  return net;
-}
-
 /// The models every benchmark shares: built once, running statistics moved by training-mode forwards.
 struct Models {
-  nn::Sequential<float> unfolded = make_lenet();
+  nn::Sequential<float> unfolded = hnn_test::lenet_bn();
   nn::Sequential<float> folded;
   hnn::Tensor<float> input;
 
   Models() {
     hnn::manual_seed(7);
-    unfolded = make_lenet();
+    unfolded = hnn_test::lenet_bn();
     {
       hnn::NoGradGuard no_grad;
       unfolded.train();

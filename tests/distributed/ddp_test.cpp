@@ -19,21 +19,13 @@
 #include <hnn/tensor.hpp>
 
 #include "distributed_support.hpp"
+#include "../support/lenet_bn.hpp"
 
 using namespace hnn;
 
 namespace {
 
 constexpr int64_t per_rank = 32;
-
-nn::Sequential<float> lenet_bn() {
-  return nn::Sequential{nn::Conv2d(nn::Conv2dOptions(1, 6, 5)),  nn::BatchNorm2d(6),  nn::Sigmoid(),
-                        nn::AvgPool2d(2, 2),                      nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),
-                        nn::BatchNorm2d(16),                      nn::Sigmoid(),       nn::AvgPool2d(2, 2),
-                        nn::Flatten(),                            nn::Linear(256, 120), nn::BatchNorm1d(120),
-                        nn::Sigmoid(),                            nn::Linear(120, 84),  nn::BatchNorm1d(84),
-                        nn::Sigmoid(),                            nn::Linear(84, 10)};
-}
 
 /// Step s's global batch (the same on every rank): images (32 W, 1, 28, 28) and labels.
 std::pair<Tensor<float>, Tensor<int64_t>> global_batch(int step, int world) {
@@ -94,7 +86,7 @@ TEST_CASE("DDP with SyncBatchNorm on W x 32 samples equals one process on the 32
   test::ensure_mpi();
   const int rank = distributed::get_rank(), world = distributed::get_world_size();
   manual_seed(0);
-  nn::Sequential<float> reference = lenet_bn();
+  nn::Sequential<float> reference = hnn_test::lenet_bn();
   auto copy = reference.clone();
   nn::Module<float>& model = *copy;
   nn::convert_sync_batchnorm(model);
@@ -130,7 +122,7 @@ TEST_CASE("DDP with per-rank BatchNorm averages the per-rank losses' gradients, 
   test::ensure_mpi();
   const int rank = distributed::get_rank(), world = distributed::get_world_size();
   manual_seed(1);
-  nn::Sequential<float> reference = lenet_bn();
+  nn::Sequential<float> reference = hnn_test::lenet_bn();
   auto copy = reference.clone();
   nn::Module<float>& model = *copy;
   nn::parallel::DistributedDataParallel ddp(model);

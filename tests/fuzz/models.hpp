@@ -5,29 +5,11 @@
 
 #include <hnn/nn.hpp>
 
+#include "../support/lenet_bn.hpp"
+
 namespace hnn_fuzz {
 
-inline hnn::nn::Sequential<float> make_lenet_bn() {
-  namespace nn = hnn::nn;
-  nn::Sequential<float> net;
-  net.push_back(nn::Conv2d(nn::Conv2dOptions(1, 6, 5)));
-  net.push_back(nn::BatchNorm2d(6));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::AvgPool2d(2, 2));
-  net.push_back(nn::Conv2d(nn::Conv2dOptions(6, 16, 5)));
-  net.push_back(nn::BatchNorm2d(16));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::AvgPool2d(2, 2));
-  net.push_back(nn::Flatten());
-  net.push_back(nn::Linear(256, 120));
-  net.push_back(nn::BatchNorm1d(120));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::Linear(120, 84));
-  net.push_back(nn::BatchNorm1d(84));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::Linear(84, 10));
-  return net;
-}
+inline hnn::nn::Sequential<float> make_lenet_bn() { return hnn_test::lenet_bn<float>(); }
 
 inline hnn::nn::Sequential<float> make_checkpoint_net() {
   namespace nn = hnn::nn;

@@ -17,28 +17,11 @@
 #include <thread>
 #include <vector>
 
+#include "lenet_bn.hpp"
+
 namespace nn = hnn::nn;
 
 namespace {
-
-nn::Sequential<float> lenet_bn() {
-  return nn::Sequential{nn::Conv2d(nn::Conv2dOptions(1, 6, 5)),
-                        nn::BatchNorm2d(6),
-                        nn::Sigmoid(),
-                        nn::AvgPool2d(2, 2),
-                        nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),
-                        nn::BatchNorm2d(16),
-                        nn::Sigmoid(),
-                        nn::AvgPool2d(2, 2),
-                        nn::Flatten(),
-                        nn::Linear(256, 120),
-                        nn::BatchNorm1d(120),
-                        nn::Sigmoid(),
-                        nn::Linear(120, 84),
-                        nn::BatchNorm1d(84),
-                        nn::Sigmoid(),
-                        nn::Linear(84, 10)};
-}
 
 /// Every state_dict tensor as doubles, to compare before and after.
 std::vector<std::vector<double>> state_values(const nn::Sequential<float>& model) {
@@ -51,7 +34,7 @@ std::vector<std::vector<double>> state_values(const nn::Sequential<float>& model
 
 TEST_CASE("four threads running one eval-mode LeNet-BN get the sequential results", "[nn][threads]") {
   hnn::manual_seed(3);
-  auto model = lenet_bn();
+  auto model = hnn_test::lenet_bn();
   hnn::Generator gen(8);
   // A few training-mode forwards give the running statistics values other than their initial 0 and 1.
   for (int i = 0; i < 3; ++i) {

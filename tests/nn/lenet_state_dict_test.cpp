@@ -13,6 +13,7 @@
 #include <hnn/nn/sequential.hpp>
 
 #include "reference.hpp"
+#include "lenet_bn.hpp"
 
 namespace nn = hnn::nn;
 
@@ -21,15 +22,6 @@ namespace {
 const hnn::test::References& refs() {
   static hnn::test::References r("layers.json");
   return r;
-}
-
-nn::Sequential<float> lenet_bn() {
-  return nn::Sequential{nn::Conv2d(nn::Conv2dOptions(1, 6, 5)),  nn::BatchNorm2d(6),  nn::Sigmoid(),
-                        nn::AvgPool2d(2, 2),                      nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),
-                        nn::BatchNorm2d(16),                      nn::Sigmoid(),       nn::AvgPool2d(2, 2),
-                        nn::Flatten(),                            nn::Linear(256, 120), nn::BatchNorm1d(120),
-                        nn::Sigmoid(),                            nn::Linear(120, 84),  nn::BatchNorm1d(84),
-                        nn::Sigmoid(),                            nn::Linear(84, 10)};
 }
 
 nn::Sequential<float> contract_lenet() {
@@ -75,7 +67,7 @@ void check_against_pytorch(const std::string& case_name, const nn::Sequential<fl
 }  // namespace
 
 TEST_CASE("LeNet-BN state_dict keys, shapes and repr equal PyTorch's", "[model][state_dict]") {
-  check_against_pytorch("model_lenet_bn", lenet_bn());
+  check_against_pytorch("model_lenet_bn", hnn_test::lenet_bn());
 }
 
 TEST_CASE("The contract's models have PyTorch's state_dict keys and repr", "[model][state_dict]") {
@@ -86,7 +78,7 @@ TEST_CASE("The contract's models have PyTorch's state_dict keys and repr", "[mod
 
 TEST_CASE("A LeNet-BN training step gives every parameter a gradient", "[model]") {
   hnn::manual_seed(1);
-  auto model = lenet_bn();
+  auto model = hnn_test::lenet_bn();
   model.train();
   hnn::Generator gen(4);
   auto x = hnn::rand<float>({8, 1, 28, 28}, gen);
@@ -100,7 +92,7 @@ TEST_CASE("A LeNet-BN training step gives every parameter a gradient", "[model]"
   }
   CHECK_FALSE(x.grad().defined());
   // The state dict round-trips into a freshly initialised model.
-  auto other = lenet_bn();
+  auto other = hnn_test::lenet_bn();
   other.load_state_dict(model.state_dict());
   CHECK(other.get<nn::Linear<float>>(15).weight().to_vector() == model.get<nn::Linear<float>>(15).weight().to_vector());
   model.eval();

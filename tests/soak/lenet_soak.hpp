@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/lenet_bn.hpp"
+
 namespace hnn::test {
 
 /// Resident set size now, in bytes (second field of /proc/self/statm, in pages).
@@ -80,25 +82,6 @@ struct SoakResult {
   bool within_bound() const { return final_peak_bytes - reference_peak_bytes <= allowed_growth_bytes; }
 };
 
-inline nn::Sequential<float> soak_lenet_bn() {
-  return nn::Sequential{nn::Conv2d(nn::Conv2dOptions(1, 6, 5)),
-                        nn::BatchNorm2d(6),
-                        nn::Sigmoid(),
-                        nn::AvgPool2d(2, 2),
-                        nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),
-                        nn::BatchNorm2d(16),
-                        nn::Sigmoid(),
-                        nn::AvgPool2d(2, 2),
-                        nn::Flatten(),
-                        nn::Linear(256, 120),
-                        nn::BatchNorm1d(120),
-                        nn::Sigmoid(),
-                        nn::Linear(120, 84),
-                        nn::BatchNorm1d(84),
-                        nn::Sigmoid(),
-                        nn::Linear(84, 10)};
-}
-
 /// Trains LeNet-BN for options.steps SGD steps and samples memory; on_sample (optional) sees each sample
 /// as it is taken. Throws std::runtime_error if the loss stops being finite.
 inline SoakResult run_lenet_soak(const SoakOptions& options,
@@ -125,7 +108,7 @@ inline SoakResult run_lenet_soak(const SoakOptions& options,
                                             .seed(options.seed));
   auto eval_batch = dataset.get_batch(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
 
-  auto model = soak_lenet_bn();
+  auto model = hnn_test::lenet_bn();
   hnn::optim::SGD optimizer(model.parameters(), hnn::optim::SGDOptions(0.05).momentum(0.9));
   nn::CrossEntropyLoss criterion;
 
