@@ -16,16 +16,17 @@ cmake -S . -B build-asan "${generator[@]}" \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
   -DHNN_SANITIZE="address;undefined" -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=OFF -DHNN_BUILD_BENCHMARKS=OFF
 # HNN_SANITIZE_LABELS (space-separated ctest labels, e.g. "robustness io data") limits the build and the run
-# to the tests of those labels (a test target is named test_<label>_<file>); .ci/run uses it to stay within
-# CI's time budget. Unset: the whole suite.
+# to the tests of those labels (a test target is named test_<label>_<file>, a contract program
+# contract_<name>); .ci/run uses it to stay within CI's time budget. Unset: the whole suite.
 read -r -a labels <<<"${HNN_SANITIZE_LABELS:-}"
 if ((${#labels[@]})); then
   targets=()
   while IFS= read -r target; do
     for label in "${labels[@]}"; do
-      [[ $target == "test_${label}_"* ]] && targets+=("$target")
+      # contract_NAME builds ../shared/contract/NAME.cpp (label "contract").
+      [[ $target == "test_${label}_"* || ($label == contract && $target == contract_*) ]] && targets+=("$target")
     done
-  done < <(ninja -C build-asan -t targets all | sed -nE 's/^(test_[A-Za-z0-9_]+): .*/\1/p' | sort -u)
+  done < <(ninja -C build-asan -t targets all | sed -nE 's/^((test|contract)_[A-Za-z0-9_]+): .*/\1/p' | sort -u)
   ((${#targets[@]})) || { echo "sanitize: no test targets for labels: ${labels[*]}" >&2; exit 1; }
   echo "sanitize: ${#targets[@]} test executables for labels: ${labels[*]}"
   cmake --build build-asan -j "$jobs" --target "${targets[@]}"
