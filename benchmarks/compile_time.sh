@@ -90,8 +90,8 @@ row "small training program, hnn (-O2, linked)" "$work/train_hnn.cpp" "${hnn_fla
 "$work/train_hnn" || { echo "compile_time.sh: the hnn program did not run" >&2; exit 1; }
 if [[ -f $torch_include/torch/torch.h ]]; then
   row "#include <torch/torch.h> (-fsyntax-only)" "$work/torch.cpp" "${torch_flags[@]}" -fsyntax-only
-  row "small training program, libtorch (-O2, linked)" "$work/train_torch.cpp" "${torch_flags[@]}" \
-    -I /usr/include -O2 -o "$work/train_torch" -ltorch -ltorch_cpu -lc10
+  row "small training program, libtorch (-O2, linked)" "$work/train_torch.cpp" "${torch_flags[@]}" -O2 \
+    -o "$work/train_torch" -ltorch -ltorch_cpu -lc10
   "$work/train_torch" || { echo "compile_time.sh: the libtorch program did not run" >&2; exit 1; }
 else
   echo "libtorch-dev not installed: no anchor rows (apt-get install libtorch-dev)"
