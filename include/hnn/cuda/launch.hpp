@@ -22,7 +22,7 @@ struct StridedGeometry {
 
 enum class BinaryOp : int { add, sub, mul, div };
 /// out = a + s, a * s, s - a, s / a, -a.
-enum class ScalarOp : int { add, mul, rsub, rdiv, neg };
+enum class ScalarOp : int { add, mul, div, rsub, rdiv, neg };
 
 /// dst[i] = value for i < n (dst contiguous).
 template <class T>

@@ -252,6 +252,18 @@ Tensor<T, CUDA> rsub(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {
   return out;
 }
 
+/// a / s, correctly rounded (as the CPU op and PyTorch).
+template <class T>
+Tensor<T, CUDA> div(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {
+  auto out = cuda::detail::scalar(cuda::launch::ScalarOp::div, a, static_cast<T>(s));
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a))
+      autograd::record<T, CUDA>("DivBackward1", out, {a}, [s](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
+        return std::vector<Tensor<T, CUDA>>{div(g, s)};
+      });
+  return out;
+}
+
 /// s / a
 template <class T>
 Tensor<T, CUDA> rdiv(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {

@@ -12,6 +12,7 @@
 
 #include "hnn/autograd/function.hpp"
 #include "hnn/kernels/cpu/loops.hpp"
+#include "hnn/kernels/cpu/math.hpp"
 #include "hnn/ops/copy.hpp"
 #include "hnn/ops/creation.hpp"
 #include "hnn/tensor/tensor.hpp"
@@ -38,6 +39,19 @@ auto unary_eigen(const Tensor<T, D>& x, F f) {
   kernels::cpu::parallel_for(in.numel(), kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
     Eigen::Map<Eigen::Array<R, Eigen::Dynamic, 1>>(dst + b, e - b) = f(ConstArrayMap<T>(src + b, e - b));
   });
+  return out;
+}
+
+/// out = kernel(x) where kernel(src, dst, n) is one of kernels/cpu/math.hpp's functions, in parallel chunks.
+template <class T, class D, class Kernel>
+Tensor<T, D> unary_kernel(const Tensor<T, D>& x, Kernel kernel) {
+  static_assert(is_cpu_v<D>, "this elementwise op has a CPU kernel only (no kernel for device tensors)");
+  Tensor<T, D> in = x.is_contiguous() ? x : x.detach().contiguous();
+  auto out = Tensor<T, D>::empty(x.shape());
+  const T* src = in.data();
+  T* dst = out.data();
+  kernels::cpu::parallel_for(in.numel(), kernels::cpu::parallel_grain,
+                             [&](int64_t b, int64_t e) { kernel(src + b, dst + b, e - b); });
   return out;
 }
 
@@ -196,6 +210,18 @@ Tensor<T, D> rsub(const Tensor<T, D>& a, std::type_identity_t<T> s) {
   return out;
 }
 
+/// a / s, correctly rounded as PyTorch's (a multiplication by 1 / s would round twice).
+template <class T, class D>
+Tensor<T, D> div(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  auto out = detail::unary_eigen(a, [s](const auto& x) { return x / s; });
+  if constexpr (is_differentiable_v<T>)
+    if (autograd::any_requires_grad(a))
+      autograd::record<T, D>("DivBackward1", out, {a}, [s](const Tensor<T, D>& g, const std::vector<bool>&) {
+        return detail::Grads<T, D>{div(g, s)};
+      });
+  return out;
+}
+
 /// s / a
 template <class T, class D>
 Tensor<T, D> rdiv(const Tensor<T, D>& a, std::type_identity_t<T> s) {
@@ -232,7 +258,7 @@ template <class T, class D>
 Tensor<T, D> operator*(std::type_identity_t<T> s, const Tensor<T, D>& a) { return mul(a, s); }
 template <class T, class D>
 Tensor<T, D> operator/(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  if constexpr (std::is_floating_point_v<T>) return mul(a, T(1) / s);
+  if constexpr (std::is_floating_point_v<T>) return div(a, s);
   else return detail::unary_map<T>(a, [s](T x) { return x / s; });
 }
 template <class T, class D>
@@ -258,7 +284,7 @@ Tensor<T, D> Tensor<T, D>::neg() const {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::exp() const {
   static_assert(std::is_floating_point_v<T>, "exp() needs a floating point tensor");
-  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.exp(); });
+  auto out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::exp(x, y, n); });
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("ExpBackward0", out, {*this}, [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
       return detail::Grads<T, D>{mul(g, y)};
@@ -269,7 +295,7 @@ Tensor<T, D> Tensor<T, D>::exp() const {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::log() const {
   static_assert(std::is_floating_point_v<T>, "log() needs a floating point tensor");
-  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.log(); });
+  auto out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::log(x, y, n); });
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("LogBackward0", out, {*this},
                            [x = detach()](const Tensor& g, const std::vector<bool>&) {
@@ -281,7 +307,7 @@ Tensor<T, D> Tensor<T, D>::log() const {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::sqrt() const {
   static_assert(std::is_floating_point_v<T>, "sqrt() needs a floating point tensor");
-  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.sqrt(); });
+  auto out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sqrt(x, y, n); });
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("SqrtBackward0", out, {*this},
                            [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
@@ -310,7 +336,8 @@ Tensor<T, D> Tensor<T, D>::pow(double exponent) const {
   const T p = static_cast<T>(exponent);
   Tensor out;
   if (exponent == 2.0) out = detail::unary_eigen(*this, [](const auto& x) { return x.square(); });
-  else if (exponent == 0.5) out = detail::unary_eigen(*this, [](const auto& x) { return x.sqrt(); });
+  else if (exponent == 0.5)  // as ATen: sqrt's rounding and special values (pow(-inf, 0.5) = nan)
+    out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sqrt(x, y, n); });
   else out = detail::unary_eigen(*this, [p](const auto& x) { return x.pow(p); });
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("PowBackward0", out, {*this}, [x = detach(), p](const Tensor& g, const std::vector<bool>&) {
@@ -337,7 +364,8 @@ Tensor<T, D> Tensor<T, D>::relu() const {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::sigmoid() const {
   static_assert(std::is_floating_point_v<T>, "sigmoid() needs a floating point tensor");
-  auto out = detail::unary_eigen(*this, [](const auto& x) { return x.logistic(); });
+  auto out =
+      detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sigmoid(x, y, n); });
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("SigmoidBackward0", out, {*this},
                            [y = out.detach()](const Tensor& g, const std::vector<bool>&) {

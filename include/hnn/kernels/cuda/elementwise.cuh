@@ -74,6 +74,7 @@ __global__ void scalar_kernel(ScalarOp op, T* out, const T* a, int64_t n, T s) {
     switch (op) {
       case ScalarOp::add: out[i] = v + s; break;
       case ScalarOp::mul: out[i] = v * s; break;
+      case ScalarOp::div: out[i] = v / s; break;
       case ScalarOp::rsub: out[i] = s - v; break;
       case ScalarOp::rdiv: out[i] = s / v; break;
       default: out[i] = -v; break;
