@@ -142,36 +142,55 @@ Tensor<T, D> div(const Tensor<T, D>& a, const Tensor<T, D>& b) {
             detail::Grads<T, D> grads(2);
             if (need[0]) grads[0] = sum_to(div(g, b), a.shape());
             if (need[1]) {
-              // d(a/b)/db = -a / b^2
-              auto gb = detail::binary_map<T>(mul(g, a), b, [](T ga, T y) { return -ga / (y * y); });
-              grads[1] = sum_to(gb, b.shape());
+              // d(a/b)/db = -a / b^2, formed as ATen does, -g * ((a / b) / b): b * b would overflow first
+              auto quotient = detail::binary_map<T>(a, b, [](T x, T y) { return (x / y) / y; });
+              grads[1] = sum_to(mul(g, quotient).neg(), b.shape());
             }
             return grads;
           });
   return out;
 }
 
-/// Elementwise maximum; where equal the gradient is split evenly, as in PyTorch.
-template <class T, class D>
-Tensor<T, D> maximum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
-  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x > y ? x : y; });
+namespace detail {
+
+/// maximum (Max) or minimum of a and b: NaN when either is NaN, as PyTorch. Backward, as ATen's: where a and
+/// b are equal each gets half the gradient, the side that lost gets none, and at a NaN both get all of it.
+template <bool Max, class T, class D>
+Tensor<T, D> extremum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  auto out = binary_map<T>(a, b, [](T x, T y) {
+    if (x != x) return x;
+    if (y != y) return y;
+    return (Max ? x > y : x < y) ? x : y;
+  });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
       autograd::record<T, D>(
-          "MaximumBackward0", out, {a, b},
+          Max ? "MaximumBackward0" : "MinimumBackward0", out, {a, b},
           [a = a.detach(), b = b.detach()](const Tensor<T, D>& g, const std::vector<bool>& need) {
-            auto wa = detail::binary_map<T>(a, b, [](T x, T y) { return x > y ? T(1) : x == y ? T(0.5) : T(0); });
-            detail::Grads<T, D> grads(2);
-            if (need[0]) grads[0] = sum_to(mul(g, wa), a.shape());
-            if (need[1]) grads[1] = sum_to(mul(g, wa.neg() + T(1)), b.shape());
+            auto share = [](T mine, T theirs) {  // of the gradient, for the input holding `mine`
+              if (mine == theirs) return T(0.5);
+              return (Max ? mine < theirs : mine > theirs) ? T(0) : T(1);
+            };
+            Grads<T, D> grads(2);
+            if (need[0]) grads[0] = sum_to(mul(g, binary_map<T>(a, b, share)), a.shape());
+            if (need[1]) grads[1] = sum_to(mul(g, binary_map<T>(b, a, share)), b.shape());
             return grads;
           });
   return out;
 }
 
+}  // namespace detail
+
+/// Elementwise maximum (torch.maximum).
+template <class T, class D>
+Tensor<T, D> maximum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return detail::extremum<true>(a, b);
+}
+
+/// Elementwise minimum (torch.minimum).
 template <class T, class D>
 Tensor<T, D> minimum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
-  return maximum(a.neg(), b.neg()).neg();
+  return detail::extremum<false>(a, b);
 }
 
 // ---- scalar arithmetic (scalar of the tensor's type on either side) -----------------------------------
@@ -222,17 +241,18 @@ Tensor<T, D> div(const Tensor<T, D>& a, std::type_identity_t<T> s) {
   return out;
 }
 
-/// s / a
+/// s / a, computed as PyTorch's Tensor.__rtruediv__ does, a.reciprocal() * s (two roundings, and
+/// 0 / 0 = 0 * inf = nan where a true division would too, but 0 / subnormal = 0 * inf = nan as well).
 template <class T, class D>
 Tensor<T, D> rdiv(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  auto out = detail::unary_eigen(a, [s](const auto& x) { return s / x; });
+  auto reciprocal = detail::unary_eigen(a, [](const auto& x) { return x.inverse(); });
+  auto out = detail::unary_eigen(reciprocal, [s](const auto& r) { return r * s; });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
-      autograd::record<T, D>("DivBackward1", out, {a},
-                             [a = a.detach(), s](const Tensor<T, D>& g, const std::vector<bool>&) {
-                               return detail::Grads<T, D>{
-                                   detail::binary_map<T>(g, a, [s](T gv, T x) { return -gv * s / (x * x); })};
-                             });
+      // MulBackward0 then ReciprocalBackward0:  d/da = -(g s) r^2  with r = 1 / a
+      autograd::record<T, D>("MulBackward0", out, {a}, [reciprocal, s](const Tensor<T, D>& g, const std::vector<bool>&) {
+        return detail::Grads<T, D>{detail::binary_map<T>(g, reciprocal, [s](T gv, T r) { return -(gv * s) * (r * r); })};
+      });
   return out;
 }
 
@@ -272,7 +292,7 @@ template <class T, class D>
 Tensor<T, D> Tensor<T, D>::neg() const {
   Tensor out;
   if constexpr (!is_cpu_v<D>) out = DeviceOps<D>::neg(*this);
-  else out = detail::unary_eigen(*this, [](const auto& x) { return -x; });
+  else out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::neg(x, y, n); });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
       autograd::record<T, D>("NegBackward0", out, {*this}, [](const Tensor& g, const std::vector<bool>&) {
@@ -330,20 +350,38 @@ Tensor<T, D> Tensor<T, D>::abs() const {
   return out;
 }
 
+namespace detail {
+
+/// x^p as ATen's pow(Tensor, Scalar) computes it: the exponents 2, 3, -1, -2, 0.5 and -0.5 by x * x, x * x * x,
+/// 1 / x, 1 / (x * x), sqrt and 1 / sqrt (their signs of zero and infinity follow from that), others by pow.
+template <class T, class D>
+Tensor<T, D> pow_scalar(const Tensor<T, D>& x, T p) {
+  if (p == T(2)) return unary_eigen(x, [](const auto& v) { return v * v; });
+  if (p == T(3)) return unary_eigen(x, [](const auto& v) { return v * v * v; });
+  if (p == T(-1)) return unary_eigen(x, [](const auto& v) { return v.inverse(); });
+  if (p == T(-2)) return unary_eigen(x, [](const auto& v) { return (v * v).inverse(); });
+  if (p == T(0.5)) return unary_kernel(x, [](const T* in, T* out, int64_t n) { kernels::cpu::math::sqrt(in, out, n); });
+  if (p == T(-0.5)) {
+    auto root = unary_kernel(x, [](const T* in, T* out, int64_t n) { kernels::cpu::math::sqrt(in, out, n); });
+    return unary_eigen(root, [](const auto& v) { return v.inverse(); });
+  }
+  return unary_eigen(x, [p](const auto& v) { return v.pow(p); });
+}
+
+}  // namespace detail
+
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::pow(double exponent) const {
   static_assert(std::is_floating_point_v<T>, "pow() needs a floating point tensor");
   const T p = static_cast<T>(exponent);
-  Tensor out;
-  if (exponent == 2.0) out = detail::unary_eigen(*this, [](const auto& x) { return x.square(); });
-  else if (exponent == 0.5)  // as ATen: sqrt's rounding and special values (pow(-inf, 0.5) = nan)
-    out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sqrt(x, y, n); });
-  else out = detail::unary_eigen(*this, [p](const auto& x) { return x.pow(p); });
+  Tensor out = detail::pow_scalar(*this, p);
   if (autograd::any_requires_grad(*this))
+    // d x^p / dx = p x^(p-1), with x^(p-1) by the same pow (ATen's pow_backward): at x = -0 and -inf it gives
+    // PyTorch's signed zeros, infinities and NaNs
     autograd::record<T, D>("PowBackward0", out, {*this}, [x = detach(), p](const Tensor& g, const std::vector<bool>&) {
       if (p == T(0)) return detail::Grads<T, D>{zeros<T, D>(g.shape())};
       return detail::Grads<T, D>{
-          detail::binary_map<T>(g, x, [p](T gv, T xv) { return gv * p * std::pow(xv, p - T(1)); })};
+          detail::binary_map<T>(g, detail::pow_scalar(x, p - T(1)), [p](T gv, T powered) { return gv * (p * powered); })};
     });
   return out;
 }
@@ -356,7 +394,7 @@ Tensor<T, D> Tensor<T, D>::relu() const {
       autograd::record<T, D>("ReluBackward0", out, {*this},
                              [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
                                return detail::Grads<T, D>{
-                                   detail::binary_map<T>(g, y, [](T gv, T yv) { return yv > T(0) ? gv : T(0); })};
+                                   detail::binary_map<T>(g, y, [](T gv, T yv) { return yv <= T(0) ? T(0) : gv; })};
                              });
   return out;
 }
@@ -390,8 +428,10 @@ Tensor<T, D> Tensor<T, D>::tanh() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::clamp(std::optional<double> min, std::optional<double> max) const {
-  const T lo = min ? static_cast<T>(*min) : std::numeric_limits<T>::lowest();
-  const T hi = max ? static_cast<T>(*max) : std::numeric_limits<T>::max();
+  // A missing bound is infinite (for integers the extreme value): clamp(inf, min=0) is inf, with gradient 1.
+  constexpr bool has_inf = std::numeric_limits<T>::has_infinity;
+  const T lo = min ? static_cast<T>(*min) : has_inf ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  const T hi = max ? static_cast<T>(*max) : has_inf ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
   auto out = detail::unary_map<T>(*this, [lo, hi](T v) { return v < lo ? lo : (v > hi ? hi : v); });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))

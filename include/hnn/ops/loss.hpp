@@ -192,7 +192,10 @@ Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<in
             for (int64_t p = b; p < e; ++p) {
               const int64_t base = l.base(p), t = pt[p];
               if (t == ignore_index) {
-                for (int64_t c = 0; c < C; ++c) pd[base + c * inner] = T(0);
+                // PyTorch's log_softmax backward gives 0 - exp(logp) * 0 here: 0, or nan where the row's
+                // log-probabilities are nan (a nan or +inf logit), even though the row is ignored.
+                for (int64_t c = 0; c < C; ++c)
+                  pd[base + c * inner] = T(0) - std::exp(plp[base + c * inner]) * T(0);
                 continue;
               }
               const T w = scale(p);
@@ -225,8 +228,9 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
   const Tensor<T, D> target = target_in.detach().contiguous();
   const int64_t P = l.positions(), C = l.classes, inner = l.inner;
   const T* py = target.data();
+  // NaN passes (PyTorch checks nothing; the loss is then nan).
   for (int64_t i = 0; i < target.numel(); ++i)
-    HNN_CHECK(py[i] >= T(0), who, ": target probabilities must be non-negative, got ", py[i], " at flat index ", i);
+    HNN_CHECK(!(py[i] < T(0)), who, ": target probabilities must be non-negative, got ", py[i], " at flat index ", i);
 
   auto logp = Tensor<T, D>::empty(input.shape());
   const T* px = input.data();
@@ -265,7 +269,10 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
               for (int64_t c = 0; c < C; ++c) {
                 const int64_t at = base + c * inner;
                 const double smoothed = keep * static_cast<double>(py[at]) + smooth;
-                pd[at] = static_cast<T>(w * (std::exp(static_cast<double>(plp[at])) * mass - smoothed));
+                // softmax in T, as PyTorch and the class-index backward have it: where it is exactly the
+                // target (a row of ties against a matching target) the gradient is exactly 0.
+                const double probability = static_cast<double>(std::exp(plp[at]));
+                pd[at] = static_cast<T>(w * (probability * mass - smoothed));
               }
             }
           });
@@ -328,7 +335,11 @@ Tensor<T, D> pointwise_loss(const char* node_name, const Tensor<T, D>& input_in,
   const T* py = target.data();
   std::vector<double> losses(static_cast<size_t>(n));
   loss_parallel_for(n, 8, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) losses[static_cast<size_t>(i)] = forward(static_cast<double>(px[i]), static_cast<double>(py[i]), i);
+    // Each element's loss is rounded to T, as PyTorch's elementwise loss tensor is: one that overflows T is
+    // inf in the mean and the sum as well.
+    for (int64_t i = b; i < e; ++i)
+      losses[static_cast<size_t>(i)] =
+          static_cast<double>(static_cast<T>(forward(static_cast<double>(px[i]), static_cast<double>(py[i]), i)));
   });
   Tensor<T, D> out = reduce_loss<T, D>(losses, input.shape(), reduction, static_cast<double>(n));
   const bool target_grad = target_differentiable && target_in.requires_grad();
@@ -389,12 +400,14 @@ template <class T, class D>
 Tensor<T, D> mse_loss_impl(const Tensor<T, D>& input, const Tensor<T, D>& target, Reduction reduction,
                            const char* who) {
   check_same_shape(input, target, who);
-  // loss = (x - y)^2;  dloss/dx = 2 (x - y) = -dloss/dy
+  // loss = (x - y)^2;  dloss/dx = 2 (x - y) = -dloss/dy. The difference is rounded to T, as PyTorch computes
+  // it in T: it overflows to inf (and so do the loss and its gradient) exactly where PyTorch's does.
+  const auto difference = [](double x, double y) { return static_cast<double>(static_cast<T>(x - y)); };
   return pointwise_loss(
       "MseLossBackward0", input, target, reduction, true,
-      [](double x, double y, int64_t) { return (x - y) * (x - y); },
-      [](double x, double y, int64_t, double& gx, double& gy) {
-        gx = 2.0 * (x - y);
+      [difference](double x, double y, int64_t) { return difference(x, y) * difference(x, y); },
+      [difference](double x, double y, int64_t, double& gx, double& gy) {
+        gx = 2.0 * difference(x, y);
         gy = -gx;
       });
 }
@@ -410,13 +423,15 @@ Tensor<T, D> binary_cross_entropy_impl(const Tensor<T, D>& input, const Tensor<T
       HNN_CHECK(px[i] >= T(0) && px[i] <= T(1), who, ": all elements of input should be between 0 and 1 (got ",
                 px[i], " at flat index ", i, ")");
   }
-  // loss = -(y * max(log x, -100) + (1 - y) * max(log(1 - x), -100))   (PyTorch clamps the logs)
+  // loss = (y - 1) * max(log(1 - x), -100) - y * max(log x, -100)   (PyTorch clamps the logs)
   // dloss/dx = (x - y) / max(x (1 - x), EPSILON)   (PyTorch's EPSILON is the float 1e-12f = 9.99999996e-13)
+  // The loss is written in PyTorch's order so that its zeros carry PyTorch's sign (-0 at x = y = 1, +0 at
+  // x = y = 0) whether or not the compiler fuses it into FMAs: -(a + b) fused as -a - b turns -0 into +0.
   return pointwise_loss(
       "BinaryCrossEntropyBackward0", input, target, reduction, false,
       [](double x, double y, int64_t) {
         const double log_x = std::max(std::log(x), -100.0), log_1mx = std::max(std::log1p(-x), -100.0);
-        return -(y * log_x + (1.0 - y) * log_1mx);
+        return (y - 1.0) * log_1mx - y * log_x;
       },
       [](double x, double y, int64_t, double& gx, double&) { gx = (x - y) / std::max(x * (1.0 - x), static_cast<double>(1e-12f)); });
 }

@@ -109,7 +109,8 @@ Acc pairwise_sum(const T* p, int64_t n, int64_t stride, F f) {
   constexpr int64_t block = 256;
   if (n <= block) {
     if constexpr (std::is_floating_point_v<T> && std::is_same_v<F, std::identity>) {
-      if (stride == 1) return static_cast<Acc>(Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p, n).sum());
+      // from +0 as every running sum: a block of -0 sums to +0, as in PyTorch
+      if (stride == 1) return Acc(0) + static_cast<Acc>(Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p, n).sum());
     }
     Acc total = 0;
     for (int64_t i = 0; i < n; ++i) total += static_cast<Acc>(f(p[i * stride]));

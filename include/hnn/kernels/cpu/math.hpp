@@ -1,5 +1,5 @@
 // CPU kernels of the unary math functions whose results must match PyTorch's over the whole floating
-// point range: exp, log, sqrt, sigmoid. Raw pointers and counts only. Depends on Eigen/Core.
+// point range: exp, log, sqrt, sigmoid, neg. Raw pointers and counts only. Depends on Eigen/Core.
 //
 // Eigen 3.4's vectorised functions are fast and, inside their intended range, within an ulp or two; at
 // the edges they are not, and PyTorch (Sleef) is (measured by tests/ops/precision_test.cpp):
@@ -74,6 +74,12 @@ void log(const T* x, T* y, int64_t n) {
 template <class T>
 void sqrt(const T* x, T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+}
+
+/// y = -x (a sign flip: Eigen's AVX-512 negation is 0 - x, which makes -(0) = +0 where PyTorch gives -0).
+template <class T>
+void neg(const T* x, T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = -x[i];
 }
 
 /// y = 1 / (1 + exp(-x)).
