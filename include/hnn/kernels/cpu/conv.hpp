@@ -158,8 +158,8 @@ namespace detail {
 
 /// Copies one image's C planes into the interior of `buf` (C planes of (H + 2 PH) x (W + 2 PW) whose borders
 /// are already zero and stay so) and returns buf: the direct kernels read padded images without bounds checks.
-template <class T>
-const T* padded_image(const T* image, const Conv2dGeometry& g, T* buf) {
+template <class T, class U>
+const U* padded_image(const T* image, const Conv2dGeometry& g, U* buf) {
   const int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t h = 0; h < g.H; ++h)
@@ -438,21 +438,38 @@ void direct_image(const DirectConv<T>& d) {
   }
 }
 
-/// The direct forward over the whole batch, parallel over images; padded images go through a scratch copy.
+/// The direct forward over the whole batch, parallel over images. Float convolutions accumulate in double:
+/// each output is a sum of C*KH*KW products, and in float one running sum of them left hnn's LeNet-BN farther
+/// from the exact result than PyTorch (oneDNN) is, batch norm after the convolution magnifying it
+/// (tests/nn/lenet_precision_test.cpp). Each image is widened into a scratch copy (padded there too), its
+/// output computed in the scratch type and narrowed into y, so the extra traffic stays in cache.
 template <class T>
 void conv2d_forward_direct(const T* x, const T* weight, const T* bias, T* y, const Conv2dGeometry& g) {
+  using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  constexpr bool widened = !std::is_same_v<Acc, T>;
   const int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW, K = g.K();
-  std::vector<T> wt(static_cast<size_t>(g.O * K));
+  std::vector<Acc> wt(static_cast<size_t>(g.O * K));
   for (int64_t o = 0; o < g.O; ++o)
     for (int64_t k = 0; k < K; ++k) wt[static_cast<size_t>(k * g.O + o)] = weight[o * K + k];
+  std::vector<Acc> wide_bias(bias ? bias : static_cast<const T*>(nullptr), bias ? bias + g.O : nullptr);
   const bool padded = g.PH > 0 || g.PW > 0;
+  const bool copied = padded || widened;
   const int64_t per_image = std::max<int64_t>(1, g.O * g.L() * K);
   parallel_for(g.N, std::max<int64_t>(1, 4 * parallel_grain / per_image), [&](int64_t begin, int64_t end) {
-    std::vector<T> image_buf(padded ? static_cast<size_t>(g.C * HP * WP) : 0, T(0));
+    std::vector<Acc> image_buf(copied ? static_cast<size_t>(g.C * HP * WP) : 0, Acc(0));
+    std::vector<Acc> out_buf(widened ? static_cast<size_t>(g.O * g.L()) : 0);
     for (int64_t n = begin; n < end; ++n) {
-      const T* image = x + n * g.C * g.H * g.W;
-      if (padded) image = padded_image(image, g, image_buf.data());
-      direct_image(DirectConv<T>{image, wt.data(), bias, y + n * g.O * g.L(), g.C, HP, WP, g.KH, g.KW, g.O, g.OH, g.OW});
+      const T* source = x + n * g.C * g.H * g.W;
+      const Acc* image;
+      if constexpr (widened) image = padded_image(source, g, image_buf.data());
+      else image = padded ? padded_image(source, g, image_buf.data()) : source;
+      T* out = y + n * g.O * g.L();
+      Acc* acc_out;
+      if constexpr (widened) acc_out = out_buf.data();
+      else acc_out = out;
+      direct_image(DirectConv<Acc>{image, wt.data(), bias ? wide_bias.data() : nullptr, acc_out, g.C, HP, WP, g.KH,
+                                   g.KW, g.O, g.OH, g.OW});
+      if constexpr (widened) std::copy(out_buf.begin(), out_buf.end(), out);
     }
   });
 }
