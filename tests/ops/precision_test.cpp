@@ -6,7 +6,8 @@
 // generated here by the same integer formulas; a digest per input proves they are the same values. Elementwise
 // cases compute their exact reference here in long double (the C library's expl, logl, ... as numpy's long double
 // does); the other cases carry their exact results as double-doubles. With HNN_PRECISION_TABLE=<file> set, the test
-// also writes its results as a markdown table (scripts/precision_audit.sh makes tests/ops/PRECISION.md from it).
+// also appends its results there, a tab-separated row per measured quantity (scripts/precision_audit.sh makes the
+// table tests/ops/PRECISION.md from them).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -170,8 +171,8 @@ void write_table() {
   std::ofstream out(path, std::ios::app);
   out << std::setprecision(2) << std::scientific;
   for (const auto& r : rows())
-    out << "| " << r.op << " | " << r.dtype << " | " << r.input_class << " | " << r.quantity << " | " << r.hnn << " | "
-        << r.torch << " | " << (r.hnn <= r.bound ? "ok" : "WORSE") << " |\n";
+    out << r.op << '\t' << r.dtype << '\t' << r.input_class << '\t' << r.quantity << '\t' << r.hnn << '\t' << r.torch
+        << '\t' << (r.hnn <= r.bound ? "ok" : "WORSE") << '\n';
   rows().clear();
 }
 
