@@ -12,14 +12,18 @@
 //         x = -9), where PyTorch's float sigmoid stays within 1.5e-7 relative.
 // So: exp and log take Eigen's kernel and recompute with the C library the rare elements outside the
 // range where it is exact (one vectorisable pass over x finds whether a block has any); sqrt is the
-// correctly rounded C library call; sigmoid is 1 / (1 + exp(-x)), PyTorch's own formula, on Eigen's
-// exp, whose edge cases only ever reach the sigmoid as 1 / (1 + inf) = 0 or 1 / (1 + tiny) = 1.
+// processor's correctly rounded vector square root; sigmoid is 1 / (1 + exp(-x)), PyTorch's own formula,
+// on Eigen's exp, whose edge cases only ever reach the sigmoid as 1 / (1 + inf) = 0 or 1 / (1 + tiny) = 1.
 #pragma once
 
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 namespace hnn::kernels::cpu::math {
 
@@ -34,9 +38,9 @@ namespace detail {
 /// reduction the compiler vectorises; the second runs only for blocks that hold such an element.
 template <class T, class Scalar>
 void fix_outside(const T* x, T* y, int64_t n, T lo, T hi, Scalar scalar) {
-  bool any_outside = false;
-  for (int64_t i = 0; i < n; ++i) any_outside |= !(x[i] >= lo && x[i] <= hi);
-  if (!any_outside) return;
+  int inside = 1;  // & without short-circuit, so the loop vectorises
+  for (int64_t i = 0; i < n; ++i) inside &= static_cast<int>(x[i] >= lo) & static_cast<int>(x[i] <= hi);
+  if (inside) return;
   for (int64_t i = 0; i < n; ++i)
     if (!(x[i] >= lo && x[i] <= hi)) y[i] = scalar(x[i]);
 }
@@ -70,10 +74,28 @@ void log(const T* x, T* y, int64_t n) {
                       [](T v) { return std::log(v); });
 }
 
-/// y = sqrt(x), correctly rounded.
+/// y = sqrt(x), correctly rounded: the processor's vector square root (IEEE-exact on every x86 width), then
+/// the C library for the tail. std::sqrt in a loop does not vectorise unless the build sets -fno-math-errno.
 template <class T>
 void sqrt(const T* x, T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  constexpr int64_t width = 64 / sizeof(T);
+  for (; i + width <= n; i += width)
+    if constexpr (std::is_same_v<T, float>) _mm512_storeu_ps(y + i, _mm512_sqrt_ps(_mm512_loadu_ps(x + i)));
+    else _mm512_storeu_pd(y + i, _mm512_sqrt_pd(_mm512_loadu_pd(x + i)));
+#elif defined(__AVX__)
+  constexpr int64_t width = 32 / sizeof(T);
+  for (; i + width <= n; i += width)
+    if constexpr (std::is_same_v<T, float>) _mm256_storeu_ps(y + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+    else _mm256_storeu_pd(y + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
+#elif defined(__SSE2__)
+  constexpr int64_t width = 16 / sizeof(T);
+  for (; i + width <= n; i += width)
+    if constexpr (std::is_same_v<T, float>) _mm_storeu_ps(y + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
+    else _mm_storeu_pd(y + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+#endif
+  for (; i < n; ++i) y[i] = std::sqrt(x[i]);
 }
 
 /// y = -x (a sign flip: Eigen's AVX-512 negation is 0 - x, which makes -(0) = +0 where PyTorch gives -0).
