@@ -7,7 +7,7 @@ Sequential and the contract's models. The C++ tests replay every case in float a
 """
 import torch
 
-from _common import randn, seeded
+from _common import lenet_bn, randn, seeded
 
 F = torch.nn.functional
 
@@ -124,15 +124,6 @@ def activation_cases(seed):
         tensors = run_module(m, x, gen, with_weights=False)
         yield name, {"call": f"m = torch.nn.{m!r}; out = m(x); (out * r).sum().backward()",
                      "params": {"repr": repr(m)}, "tensors": tensors}
-
-
-def lenet_bn():
-    nn = torch.nn
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
 
 
 def contract_lenet():
