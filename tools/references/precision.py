@@ -428,9 +428,11 @@ def loss_cases(dtype):
         target = v["w"]
         loss = -(log_softmax_ld(v["x"]) * target).sum(axis=1)
         return loss.mean(), {"x": (softmax_ld(v["x"]) * target.sum(axis=1, keepdims=True) - target) / n}
-    yield normwise_case("cross_entropy_prob/normal", dtype, "F.cross_entropy(x, w) with probability targets w",
-                        {"x": xp, "w": w_spec},
-                        lambda t: backward(F.cross_entropy(t["x"], t["w"].detach()), {"x": t["x"]}), ce_prob_exact)
+    for cls, x_spec in [("normal", xp), ("apart_1e3", uniform(51, [n, c], scale=1e3))]:
+        yield normwise_case(f"cross_entropy_prob/{cls}", dtype, "F.cross_entropy(x, w) with probability targets w",
+                            {"x": x_spec, "w": w_spec},
+                            lambda t: backward(F.cross_entropy(t["x"], t["w"].detach()), {"x": t["x"]}),
+                            ce_prob_exact)
     # nll on log-probabilities
     lp = uniform(53, [n, c], offset=-3.0)
     yield normwise_case("nll_loss/normal", dtype, "F.nll_loss(x, t)", {"x": lp},
