@@ -21,10 +21,13 @@ tests=(ops/precision_test ops/special_values_test nn/lenet_precision_test)
 build() {  # build <plain|native> <test>
   local name
   name="$1-$(basename "$2")"
+  # Relative paths only (the binaries run from the repository root and find tests/references there), so
+  # ccache's entries serve every clone of the repository; compiled and linked in two steps, since ccache
+  # caches compilations, never a compile-and-link call.
   # shellcheck disable=SC2086  # the flags are words
-  if ! "${cxx[@]}" -std=c++20 ${flags[$1]} -I include -I /usr/include/eigen3 -I tests/support \
-      "-DHNN_TEST_REFERENCES_DIR=\"$PWD/tests/references\"" "tests/$2.cpp" /usr/lib/libCatch2WithMain.a \
-      -o "$work/$name" 2>"$work/$name.log"; then
+  if ! { "${cxx[@]}" -std=c++20 ${flags[$1]} -I include -I /usr/include/eigen3 -I tests/support \
+           -c "tests/$2.cpp" -o "$work/$name.o" &&
+         g++ ${flags[$1]} "$work/$name.o" /usr/lib/libCatch2WithMain.a -o "$work/$name"; } 2>"$work/$name.log"; then
     cat "$work/$name.log" >&2
     return 1
   fi
