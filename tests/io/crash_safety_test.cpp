@@ -142,7 +142,8 @@ struct KillStats {
 };
 
 /// `trials` times: fork a child that saves a checkpoint into `dir` again and again, SIGKILL it after a
-/// random 0-20 ms, and check the file and the temp files it left.
+/// random delay of 0-20 ms (or of up to four saves, when a save takes longer), and check the file and the
+/// temp files it left.
 KillStats kill_trials(const fs::path& dir, int trials, uint32_t seed) {
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -150,11 +151,16 @@ KillStats kill_trials(const fs::path& dir, int trials, uint32_t seed) {
   auto net = make_net();
   hnn::optim::SGD optimizer(net.parameters(), hnn::optim::SGDOptions(0.1));
   set_version(net, 0);
+  // Kill delays span a few saves: 0-20 ms, or 0-4 saves where one takes longer (a sanitizer build, a busy
+  // machine), so that kills land both inside and between saves whatever the speed of this build.
+  const auto save_start = std::chrono::steady_clock::now();
   hnn::save_checkpoint(path, net, optimizer);
+  const auto save_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - save_start).count();
   REQUIRE(fs::file_size(path) > 2'000'000);
 
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> delay_us(0, 20'000);
+  std::uniform_int_distribution<int> delay_us(0, static_cast<int>(std::max<int64_t>(20'000, 4 * save_us)));
   int64_t version = 0;
   KillStats stats;
   std::set<long> children;
