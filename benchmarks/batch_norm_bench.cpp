@@ -52,7 +52,8 @@ namespace {
 namespace bn = hnn::kernels::cpu;
 
 constexpr const char* kMallocNote =
-    "glibc mallopt(M_MMAP_MAX = 0, M_TRIM_THRESHOLD = INT_MAX) for every side: no block is served by mmap and "
+    "glibc mallopt(M_MMAP_MAX = 0, M_TRIM_THRESHOLD = INT_MAX) for every side: no block is served by mmap "
+    "and "
     "the heap is never trimmed, so large freed blocks are reused instead of being unmapped and page-faulted "
     "again on every call";
 
@@ -69,24 +70,32 @@ struct Shape {
   }
 };
 
-const std::vector<Shape> kShapes = {{256, 1024, 1, 1},  {4096, 1024, 1, 1}, {64, 256, 1, 1},  {64, 64, 56, 56},
+const std::vector<Shape> kShapes = {{256, 1024, 1, 1},  {4096, 1024, 1, 1}, {64, 256, 1, 1}, {64, 64, 56, 56},
                                     {128, 256, 14, 14}, {256, 6, 24, 24},   {256, 16, 8, 8}};
 
 enum class Op { train, eval, backward, copy };
 const char* op_name(Op op) {
   switch (op) {
-    case Op::train: return "train";
-    case Op::eval: return "eval";
-    case Op::backward: return "backward";
-    default: return "copy";
+    case Op::train:
+      return "train";
+    case Op::eval:
+      return "eval";
+    case Op::backward:
+      return "backward";
+    default:
+      return "copy";
   }
 }
 double traffic(Op op, const Shape& s) {
   switch (op) {
-    case Op::train: return 3 * s.bytes();
-    case Op::eval: return 2 * s.bytes();
-    case Op::backward: return 5 * s.bytes();
-    default: return 2 * s.bytes();
+    case Op::train:
+      return 3 * s.bytes();
+    case Op::eval:
+      return 2 * s.bytes();
+    case Op::backward:
+      return 5 * s.bytes();
+    default:
+      return 2 * s.bytes();
   }
 }
 
@@ -112,7 +121,8 @@ void fill_normal(float* p, size_t n, float mean, float stddev, uint64_t seed) {
 }
 
 void set_counters(benchmark::State& state, Op op, const Shape& s) {
-  state.counters["GBps"] = benchmark::Counter(traffic(op, s) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GBps"] =
+      benchmark::Counter(traffic(op, s) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,7 +135,8 @@ void bench_copy(benchmark::State& state, Shape s) {
 #ifdef HNN_WITH_OPENMP
 #pragma omp parallel num_threads(g_threads)
     {
-      const size_t t = static_cast<size_t>(omp_get_thread_num()), T = static_cast<size_t>(omp_get_num_threads());
+      const size_t t = static_cast<size_t>(omp_get_thread_num()),
+                   T = static_cast<size_t>(omp_get_num_threads());
       const size_t begin = n * t / T / 16 * 16, end = t + 1 == T ? n : n * (t + 1) / T / 16 * 16;
       std::memcpy(dst.data + begin, src.data + begin, (end - begin) * sizeof(float));
     }
@@ -150,21 +161,22 @@ void bench_hnn(benchmark::State& state, Op op, Shape s) {
   std::vector<double> save_mean(C), save_invstd(C);
   Buffer grad_weight(C), grad_bias(C);
   const double eps = 1e-5, momentum = 0.1;
-  bn::batch_norm_forward_train(x.data, y.data, s.N, s.C, s.S(), weight.data, bias.data, eps, momentum, running_mean.data,
-                               running_var.data, save_mean.data(), save_invstd.data());
+  bn::batch_norm_forward_train(x.data, y.data, s.N, s.C, s.S(), weight.data, bias.data, eps, momentum,
+                               running_mean.data, running_var.data, save_mean.data(), save_invstd.data());
   for (auto _ : state) {
     switch (op) {
       case Op::train:
         bn::batch_norm_forward_train(x.data, y.data, s.N, s.C, s.S(), weight.data, bias.data, eps, momentum,
-                                     running_mean.data, running_var.data, save_mean.data(), save_invstd.data());
+                                     running_mean.data, running_var.data, save_mean.data(),
+                                     save_invstd.data());
         break;
       case Op::eval:
-        bn::batch_norm_forward_eval(x.data, y.data, s.N, s.C, s.S(), running_mean.data, running_var.data, weight.data,
-                                    bias.data, eps);
+        bn::batch_norm_forward_eval(x.data, y.data, s.N, s.C, s.S(), running_mean.data, running_var.data,
+                                    weight.data, bias.data, eps);
         break;
       default:
-        bn::batch_norm_backward(dy.data, x.data, s.N, s.C, s.S(), weight.data, save_mean.data(), save_invstd.data(), true,
-                                y.data, grad_weight.data, grad_bias.data);
+        bn::batch_norm_backward(dy.data, x.data, s.N, s.C, s.S(), weight.data, save_mean.data(),
+                                save_invstd.data(), true, y.data, grad_weight.data, grad_bias.data);
     }
     benchmark::DoNotOptimize(y.data);
     benchmark::ClobberMemory();
@@ -179,7 +191,8 @@ void bench_hnn(benchmark::State& state, Op op, Shape s) {
 void bench_torch(benchmark::State& state, Op op, Shape s) {
   c10::InferenceMode guard;
   const auto opts = at::TensorOptions().dtype(at::kFloat);
-  std::vector<int64_t> sizes = s.two_d() ? std::vector<int64_t>{s.N, s.C} : std::vector<int64_t>{s.N, s.C, s.H, s.W};
+  std::vector<int64_t> sizes =
+      s.two_d() ? std::vector<int64_t>{s.N, s.C} : std::vector<int64_t>{s.N, s.C, s.H, s.W};
   at::manual_seed(1);
   at::Tensor x = at::randn(sizes, opts) * 2 + 0.5, dy = at::randn(sizes, opts);
   at::Tensor weight = at::randn({s.C}, opts) * 0.1 + 1, bias = at::zeros({s.C}, opts);
@@ -200,8 +213,8 @@ void bench_torch(benchmark::State& state, Op op, Shape s) {
         break;
       }
       default: {
-        auto grads = at::native_batch_norm_backward(dy, x, weight, running_mean, running_var, save_mean, save_invstd,
-                                                    true, eps, {true, true, true});
+        auto grads = at::native_batch_norm_backward(dy, x, weight, running_mean, running_var, save_mean,
+                                                    save_invstd, true, eps, {true, true, true});
         benchmark::DoNotOptimize(std::get<0>(grads).data_ptr());
       }
     }
@@ -223,8 +236,8 @@ void bench_dnnl(benchmark::State& state, Op op, Shape s, DnnlLayout layout) {
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
   const memory::dims dims = {s.N, s.C, s.H, s.W};
-  const memory::format_tag tag = layout == DnnlLayout::nchw   ? memory::format_tag::nchw
-                                 : layout == DnnlLayout::nhwc ? memory::format_tag::nhwc
+  const memory::format_tag tag = layout == DnnlLayout::nchw       ? memory::format_tag::nchw
+                                 : layout == DnnlLayout::nhwc     ? memory::format_tag::nhwc
                                  : layout == DnnlLayout::blocked8 ? memory::format_tag::nChw8c
                                                                   : memory::format_tag::nChw16c;
   const memory::desc data_md(dims, memory::data_type::f32, tag);
@@ -236,7 +249,8 @@ void bench_dnnl(benchmark::State& state, Op op, Shape s, DnnlLayout layout) {
   const memory::desc plain_md(dims, memory::data_type::f32, memory::format_tag::nchw);
   auto make_data = [&](float mean, float stddev, uint64_t seed) {
     memory plain(plain_md, eng);
-    fill_normal(static_cast<float*>(plain.get_data_handle()), static_cast<size_t>(s.numel()), mean, stddev, seed);
+    fill_normal(static_cast<float*>(plain.get_data_handle()), static_cast<size_t>(s.numel()), mean, stddev,
+                seed);
     memory m(data_md, eng);
     std::memset(m.get_data_handle(), 0, data_md.get_size());
     reorder(plain, m).execute(strm, plain, m);
@@ -255,9 +269,9 @@ void bench_dnnl(benchmark::State& state, Op op, Shape s, DnnlLayout layout) {
   const batch_normalization_forward::primitive_desc train_pd(
       batch_normalization_forward::desc(prop_kind::forward_training, data_md, eps, affine), eng);
   batch_normalization_forward train(train_pd);
-  const std::unordered_map<int, memory> train_args = {{DNNL_ARG_SRC, src},   {DNNL_ARG_DST, dst},
+  const std::unordered_map<int, memory> train_args = {{DNNL_ARG_SRC, src},     {DNNL_ARG_DST, dst},
                                                       {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
-                                                      {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, variance}};
+                                                      {DNNL_ARG_MEAN, mean},   {DNNL_ARG_VARIANCE, variance}};
   train.execute(strm, train_args);
   strm.wait();
 
@@ -272,16 +286,23 @@ void bench_dnnl(benchmark::State& state, Op op, Shape s, DnnlLayout layout) {
                                           affine | normalization_flags::use_global_stats),
         eng);
     prim = batch_normalization_forward(pd);
-    args = {{DNNL_ARG_SRC, src},   {DNNL_ARG_DST, dst},   {DNNL_ARG_SCALE, scale},
+    args = {{DNNL_ARG_SRC, src},     {DNNL_ARG_DST, dst},   {DNNL_ARG_SCALE, scale},
             {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, variance}};
   } else {
     const batch_normalization_backward::primitive_desc pd(
-        batch_normalization_backward::desc(prop_kind::backward, data_md, data_md, eps, affine), eng, train_pd);
+        batch_normalization_backward::desc(prop_kind::backward, data_md, data_md, eps, affine), eng,
+        train_pd);
     prim = batch_normalization_backward(pd);
     // DNNL_ARG_SHIFT is not read by the backward pass but 2.6 refuses to run with use_shift without it.
-    args = {{DNNL_ARG_SRC, src},          {DNNL_ARG_DIFF_DST, diff_dst},     {DNNL_ARG_SCALE, scale},
-            {DNNL_ARG_SHIFT, shift},      {DNNL_ARG_MEAN, mean},             {DNNL_ARG_VARIANCE, variance},
-            {DNNL_ARG_DIFF_SRC, diff_src}, {DNNL_ARG_DIFF_SCALE, diff_scale}, {DNNL_ARG_DIFF_SHIFT, diff_shift}};
+    args = {{DNNL_ARG_SRC, src},
+            {DNNL_ARG_DIFF_DST, diff_dst},
+            {DNNL_ARG_SCALE, scale},
+            {DNNL_ARG_SHIFT, shift},
+            {DNNL_ARG_MEAN, mean},
+            {DNNL_ARG_VARIANCE, variance},
+            {DNNL_ARG_DIFF_SRC, diff_src},
+            {DNNL_ARG_DIFF_SCALE, diff_scale},
+            {DNNL_ARG_DIFF_SHIFT, diff_shift}};
   }
   for (auto _ : state) {
     prim.execute(strm, args);
@@ -328,12 +349,15 @@ class TableReporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    std::printf("\n## Batch norm, float32, %d thread(s): median time (us), GB/s under the traffic model, fraction of copy "
-                "bandwidth, and hnn's speedup (other side's time / hnn's time)\n",
-                g_threads);
+    std::printf(
+        "\n## Batch norm, float32, %d thread(s): median time (us), GB/s under the traffic model, fraction of "
+        "copy "
+        "bandwidth, and hnn's speedup (other side's time / hnn's time)\n",
+        g_threads);
     std::printf("%s\n\n", kMallocNote);
-    std::printf("| op | shape | hnn us | hnn GB/s | hnn/copy | torch us | x torch | dnnl plain us | x dnnl plain | "
-                "dnnl best us (layout) | x dnnl best |\n");
+    std::printf(
+        "| op | shape | hnn us | hnn GB/s | hnn/copy | torch us | x torch | dnnl plain us | x dnnl plain | "
+        "dnnl best us (layout) | x dnnl best |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const Op op : {Op::train, Op::eval, Op::backward}) {
       for (const Shape& s : kShapes) {
@@ -342,7 +366,8 @@ class TableReporter : public benchmark::ConsoleReporter {
         const auto& t = it->second;
         auto get = [&](const std::string& side) { return t.count(side) ? t.at(side) : NAN; };
         const auto copy_it = times_.find("copy|" + s.name());
-        const double copy_us = copy_it != times_.end() && copy_it->second.count("memcpy") ? copy_it->second.at("memcpy") : NAN;
+        const double copy_us =
+            copy_it != times_.end() && copy_it->second.count("memcpy") ? copy_it->second.at("memcpy") : NAN;
         const double hnn = get("hnn");
         const double gbps = traffic(op, s) / (hnn * 1e-6) / 1e9;
         const double copy_gbps = traffic(Op::copy, s) / (copy_us * 1e-6) / 1e9;
@@ -354,9 +379,9 @@ class TableReporter : public benchmark::ConsoleReporter {
             best = t.at(side);
             best_layout = side + 5;
           }
-        std::printf("| %s | %s | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %.1f (%s) | %.2f |\n", op_name(op),
-                    s.name().c_str(), hnn, gbps, gbps / copy_gbps, get("torch"), get("torch") / hnn, plain, plain / hnn,
-                    best, best_layout.c_str(), best / hnn);
+        std::printf("| %s | %s | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %.1f (%s) | %.2f |\n",
+                    op_name(op), s.name().c_str(), hnn, gbps, gbps / copy_gbps, get("torch"),
+                    get("torch") / hnn, plain, plain / hnn, best, best_layout.c_str(), best / hnn);
       }
     }
     std::printf("\n| shape | copy us | copy GB/s (2B) |\n|---|---|---|\n");
@@ -375,7 +400,9 @@ class TableReporter : public benchmark::ConsoleReporter {
 
 template <class F>
 void add(const std::string& name, F&& f) {
-  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(f))->Unit(benchmark::kMicrosecond)->UseRealTime();
+  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(f))
+      ->Unit(benchmark::kMicrosecond)
+      ->UseRealTime();
 }
 
 void register_all() {
@@ -391,8 +418,10 @@ void register_all() {
       add(prefix + "dnnl_nchw", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::nchw); });
       add(prefix + "dnnl_nhwc", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::nhwc); });
       if (!s.two_d()) {
-        add(prefix + "dnnl_16c", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::blocked16); });
-        add(prefix + "dnnl_8c", [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::blocked8); });
+        add(prefix + "dnnl_16c",
+            [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::blocked16); });
+        add(prefix + "dnnl_8c",
+            [s, op](benchmark::State& st) { bench_dnnl(st, op, s, DnnlLayout::blocked8); });
       }
 #endif
     }

@@ -20,12 +20,12 @@
 #include "hnn/cuda/error.hpp"
 #include "hnn/cuda/launch.hpp"
 
-#define BENCH_CUDNN_CHECK(call)                                                                           \
-  do {                                                                                                    \
-    const cudnnStatus_t bench_status_ = (call);                                                           \
-    if (bench_status_ != CUDNN_STATUS_SUCCESS)                                                            \
-      throw std::runtime_error(std::string(#call) + " failed: " + cudnnGetErrorString(bench_status_) +    \
-                               " at " + __FILE__ + ":" + std::to_string(__LINE__));                       \
+#define BENCH_CUDNN_CHECK(call)                                                                        \
+  do {                                                                                                 \
+    const cudnnStatus_t bench_status_ = (call);                                                        \
+    if (bench_status_ != CUDNN_STATUS_SUCCESS)                                                         \
+      throw std::runtime_error(std::string(#call) + " failed: " + cudnnGetErrorString(bench_status_) + \
+                               " at " + __FILE__ + ":" + std::to_string(__LINE__));                    \
   } while (0)
 
 namespace {
@@ -49,7 +49,8 @@ struct BenchShape {
 
 /// Deterministic pseudo-random values in [-2, 2) + offset (a hash of the index, no curand dependency).
 __global__ void fill_random(float* p, int64_t n, uint32_t seed, float offset) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ seed;
     h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
     p[i] = offset + 4.0f * (static_cast<float>(h >> 8) * (1.0f / 16777216.0f)) - 2.0f;
@@ -97,8 +98,10 @@ int main(int argc, char** argv) {
   int reps = 50;
   bool markdown = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = std::atoi(argv[++i]);
-    else if (std::strcmp(argv[i], "--markdown") == 0) markdown = true;
+    if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+      reps = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--markdown") == 0)
+      markdown = true;
   }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -114,9 +117,9 @@ int main(int argc, char** argv) {
     BENCH_CUDNN_CHECK(cudnnCreate(&handle));
     std::printf("cuDNN %zu\n", cudnnGetVersion());
 
-    const std::vector<BenchShape> shapes = {{{256, 1024}},        {{4096, 1024}},      {{64, 256}},
-                                            {{64, 64, 56, 56}},   {{128, 256, 14, 14}}, {{256, 6, 24, 24}},
-                                            {{256, 16, 8, 8}},    {{256, 256, 56, 56}}};
+    const std::vector<BenchShape> shapes = {{{256, 1024}},      {{4096, 1024}},       {{64, 256}},
+                                            {{64, 64, 56, 56}}, {{128, 256, 14, 14}}, {{256, 6, 24, 24}},
+                                            {{256, 16, 8, 8}},  {{256, 256, 56, 56}}};
     std::vector<Row> rows;
     for (const auto& shape : shapes) {
       const int64_t N = shape.N(), C = shape.C(), S = shape.S(), n = shape.numel();
@@ -145,16 +148,16 @@ int main(int argc, char** argv) {
       BENCH_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bndesc));
       const int H = shape.dims.size() > 2 ? static_cast<int>(shape.dims[2]) : 1;
       const int W = shape.dims.size() > 3 ? static_cast<int>(shape.dims[3]) : 1;
-      BENCH_CUDNN_CHECK(cudnnSetTensor4dDescriptor(xdesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, static_cast<int>(N),
-                                                   static_cast<int>(C), H, W));
+      BENCH_CUDNN_CHECK(cudnnSetTensor4dDescriptor(xdesc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                   static_cast<int>(N), static_cast<int>(C), H, W));
       const cudnnBatchNormMode_t mode = CUDNN_BATCHNORM_SPATIAL;  // PyTorch's mode for NCHW
       BENCH_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(bndesc, xdesc, mode));
       size_t ws_bytes = 0, reserve_bytes = 0;
-      BENCH_CUDNN_CHECK(cudnnGetBatchNormalizationBackwardExWorkspaceSize(handle, mode, CUDNN_BATCHNORM_OPS_BN, xdesc,
-                                                                          nullptr, xdesc, nullptr, xdesc, bndesc,
-                                                                          nullptr, &ws_bytes));
-      BENCH_CUDNN_CHECK(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(handle, mode, CUDNN_BATCHNORM_OPS_BN,
-                                                                             nullptr, xdesc, &reserve_bytes));
+      BENCH_CUDNN_CHECK(cudnnGetBatchNormalizationBackwardExWorkspaceSize(
+          handle, mode, CUDNN_BATCHNORM_OPS_BN, xdesc, nullptr, xdesc, nullptr, xdesc, bndesc, nullptr,
+          &ws_bytes));
+      BENCH_CUDNN_CHECK(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(
+          handle, mode, CUDNN_BATCHNORM_OPS_BN, nullptr, xdesc, &reserve_bytes));
       void *ws = nullptr, *reserve = nullptr;
       if (ws_bytes) HNN_CUDA_CHECK(cudaMalloc(&ws, ws_bytes));
       if (reserve_bytes) HNN_CUDA_CHECK(cudaMalloc(&reserve, reserve_bytes));
@@ -166,32 +169,32 @@ int main(int argc, char** argv) {
                                        cudaMemcpyDeviceToDevice, 0));
       });
       const double hnn_train = median_ms(reps, [&](int r) {
-        hnn::cuda::launch::batch_norm_forward_train(x[r % copies], y[r % copies], N, C, S, weight, bias, eps, momentum,
-                                                    rmean, rvar, save_mean, save_invstd);
+        hnn::cuda::launch::batch_norm_forward_train(x[r % copies], y[r % copies], N, C, S, weight, bias, eps,
+                                                    momentum, rmean, rvar, save_mean, save_invstd);
       });
       const double cudnn_train = median_ms(reps, [&](int r) {
-        BENCH_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(handle, mode, &one, &zero, xdesc, x[r % copies],
-                                                                 xdesc, y[r % copies], bndesc, weight, bias, momentum,
-                                                                 rmean, rvar, eps, cmean, cinvvar));
+        BENCH_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+            handle, mode, &one, &zero, xdesc, x[r % copies], xdesc, y[r % copies], bndesc, weight, bias,
+            momentum, rmean, rvar, eps, cmean, cinvvar));
       });
       const double hnn_eval = median_ms(reps, [&](int r) {
-        hnn::cuda::launch::batch_norm_forward_eval(x[r % copies], y[r % copies], N, C, S, rmean, rvar, weight, bias,
-                                                   eps);
+        hnn::cuda::launch::batch_norm_forward_eval(x[r % copies], y[r % copies], N, C, S, rmean, rvar, weight,
+                                                   bias, eps);
       });
       const double cudnn_eval = median_ms(reps, [&](int r) {
-        BENCH_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(handle, mode, &one, &zero, xdesc, x[r % copies],
-                                                                  xdesc, y[r % copies], bndesc, weight, bias, rmean,
-                                                                  rvar, eps));
+        BENCH_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(handle, mode, &one, &zero, xdesc,
+                                                                  x[r % copies], xdesc, y[r % copies], bndesc,
+                                                                  weight, bias, rmean, rvar, eps));
       });
       const double hnn_back = median_ms(reps, [&](int r) {
-        hnn::cuda::launch::batch_norm_backward(dy[r % copies], x[r % copies], N, C, S, weight, save_mean, save_invstd,
-                                               true, dx[r % copies], gw, gb);
+        hnn::cuda::launch::batch_norm_backward(dy[r % copies], x[r % copies], N, C, S, weight, save_mean,
+                                               save_invstd, true, dx[r % copies], gw, gb);
       });
       const double cudnn_back = median_ms(reps, [&](int r) {
         BENCH_CUDNN_CHECK(cudnnBatchNormalizationBackwardEx(
-            handle, mode, CUDNN_BATCHNORM_OPS_BN, &one, &zero, &one, &zero, xdesc, x[r % copies], nullptr, nullptr,
-            xdesc, dy[r % copies], nullptr, nullptr, xdesc, dx[r % copies], bndesc, weight, nullptr, gw, gb, eps,
-            cmean, cinvvar, nullptr, ws, ws_bytes, reserve, reserve_bytes));
+            handle, mode, CUDNN_BATCHNORM_OPS_BN, &one, &zero, &one, &zero, xdesc, x[r % copies], nullptr,
+            nullptr, xdesc, dy[r % copies], nullptr, nullptr, xdesc, dx[r % copies], bndesc, weight, nullptr,
+            gw, gb, eps, cmean, cinvvar, nullptr, ws, ws_bytes, reserve, reserve_bytes));
       });
       rows.push_back({shape.str(), "forward-train", hnn_train, cudnn_train, copy_ms, 3, bytes});
       rows.push_back({shape.str(), "forward-eval", hnn_eval, cudnn_eval, copy_ms, 2, bytes});
@@ -205,8 +208,8 @@ int main(int argc, char** argv) {
       }
       for (void* p : {static_cast<void*>(weight), static_cast<void*>(bias), static_cast<void*>(rmean),
                       static_cast<void*>(rvar), static_cast<void*>(gw), static_cast<void*>(gb),
-                      static_cast<void*>(save_mean), static_cast<void*>(save_invstd), static_cast<void*>(cmean),
-                      static_cast<void*>(cinvvar), ws, reserve})
+                      static_cast<void*>(save_mean), static_cast<void*>(save_invstd),
+                      static_cast<void*>(cmean), static_cast<void*>(cinvvar), ws, reserve})
         if (p) HNN_CUDA_CHECK(cudaFree(p));
       BENCH_CUDNN_CHECK(cudnnDestroyTensorDescriptor(xdesc));
       BENCH_CUDNN_CHECK(cudnnDestroyTensorDescriptor(bndesc));
@@ -214,20 +217,23 @@ int main(int argc, char** argv) {
     BENCH_CUDNN_CHECK(cudnnDestroy(handle));
 
     // % copy: achieved GB/s under the traffic model over the copy's GB/s (2B moved) in the same run.
-    const char* header = markdown ? "| shape | op | hnn ms | hnn GB/s | %% copy BW | cuDNN ms | hnn speedup vs cuDNN |\n"
-                                    "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n"
-                                  : "%-20s %-14s %10s %10s %10s %10s %10s\n";
-    if (markdown) std::printf(header);
-    else std::printf(header, "shape", "op", "hnn ms", "hnn GB/s", "% copy", "cuDNN ms", "vs cuDNN");
+    const char* header =
+        markdown ? "| shape | op | hnn ms | hnn GB/s | %% copy BW | cuDNN ms | hnn speedup vs cuDNN |\n"
+                   "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n"
+                 : "%-20s %-14s %10s %10s %10s %10s %10s\n";
+    if (markdown)
+      std::printf(header);
+    else
+      std::printf(header, "shape", "op", "hnn ms", "hnn GB/s", "% copy", "cuDNN ms", "vs cuDNN");
     for (const auto& r : rows) {
       const double gbs = r.traffic_factor * r.bytes / (r.hnn_ms * 1e6);
       const double copy_gbs = 2.0 * r.bytes / (r.copy_ms * 1e6);
       if (markdown)
-        std::printf("| %s | %s | %.4f | %.0f | %.0f %% | %.4f | %.2fx |\n", r.shape.c_str(), r.op.c_str(), r.hnn_ms,
-                    gbs, 100.0 * gbs / copy_gbs, r.cudnn_ms, r.cudnn_ms / r.hnn_ms);
+        std::printf("| %s | %s | %.4f | %.0f | %.0f %% | %.4f | %.2fx |\n", r.shape.c_str(), r.op.c_str(),
+                    r.hnn_ms, gbs, 100.0 * gbs / copy_gbs, r.cudnn_ms, r.cudnn_ms / r.hnn_ms);
       else
-        std::printf("%-20s %-14s %10.4f %10.0f %9.0f%% %10.4f %9.2fx\n", r.shape.c_str(), r.op.c_str(), r.hnn_ms, gbs,
-                    100.0 * gbs / copy_gbs, r.cudnn_ms, r.cudnn_ms / r.hnn_ms);
+        std::printf("%-20s %-14s %10.4f %10.0f %9.0f%% %10.4f %9.2fx\n", r.shape.c_str(), r.op.c_str(),
+                    r.hnn_ms, gbs, 100.0 * gbs / copy_gbs, r.cudnn_ms, r.cudnn_ms / r.hnn_ms);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cuda_batch_norm_bench: %s\n", e.what());

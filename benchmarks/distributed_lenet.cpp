@@ -14,9 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <vector>
-
 #include <hnn/distributed.hpp>
 #include <hnn/nn/activation.hpp>
 #include <hnn/nn/batchnorm.hpp>
@@ -27,6 +24,8 @@
 #include <hnn/nn/pooling.hpp>
 #include <hnn/nn/sequential.hpp>
 #include <hnn/optim/sgd.hpp>
+#include <memory>
+#include <vector>
 
 using namespace hnn;
 
@@ -44,12 +43,22 @@ int main(int argc, char** argv) {
     const int rank = distributed::get_rank(), world = distributed::get_world_size();
     const int64_t batch = global_batch / world;
     manual_seed(0);
-    nn::Sequential<float> model{nn::Conv2d(nn::Conv2dOptions(1, 6, 5)),  nn::BatchNorm2d(6),  nn::Sigmoid(),
-                                nn::AvgPool2d(2, 2),                      nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),
-                                nn::BatchNorm2d(16),                      nn::Sigmoid(),       nn::AvgPool2d(2, 2),
-                                nn::Flatten(),                            nn::Linear(256, 120), nn::BatchNorm1d(120),
-                                nn::Sigmoid(),                            nn::Linear(120, 84),  nn::BatchNorm1d(84),
-                                nn::Sigmoid(),                            nn::Linear(84, 10)};
+    nn::Sequential<float> model{nn::Conv2d(nn::Conv2dOptions(1, 6, 5)),
+                                nn::BatchNorm2d(6),
+                                nn::Sigmoid(),
+                                nn::AvgPool2d(2, 2),
+                                nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),
+                                nn::BatchNorm2d(16),
+                                nn::Sigmoid(),
+                                nn::AvgPool2d(2, 2),
+                                nn::Flatten(),
+                                nn::Linear(256, 120),
+                                nn::BatchNorm1d(120),
+                                nn::Sigmoid(),
+                                nn::Linear(120, 84),
+                                nn::BatchNorm1d(84),
+                                nn::Sigmoid(),
+                                nn::Linear(84, 10)};
     std::unique_ptr<nn::parallel::DistributedDataParallel<float>> ddp;
     if (world > 1) {
       if (!local_bn) nn::convert_sync_batchnorm(model);
@@ -87,12 +96,15 @@ int main(int argc, char** argv) {
     const double allreduce_time = world > 1 ? (MPI_Wtime() - t0) / reps : 0.0;
 
     if (rank == 0)
-      std::printf("ranks %d x threads %d%s: global batch %lld, %.2f ms/step, %.0f samples/s; gradients %lld floats "
-                  "(%.1f kB); all-reduce of them %.3f ms (%.1f%% of the step); DDP's wait after backward %.3f ms/step\n",
-                  world, hnn::get_num_threads(), world > 1 && local_bn ? " (per-rank BatchNorm)" : "", static_cast<long long>(batch * world), 1e3 * step_time,
-                  static_cast<double>(batch * world) / step_time, static_cast<long long>(grad_elems),
-                  static_cast<double>(grad_elems) * 4 / 1e3, 1e3 * allreduce_time, 100 * allreduce_time / step_time,
-                  1e3 * exposed_wait / steps);
+      std::printf(
+          "ranks %d x threads %d%s: global batch %lld, %.2f ms/step, %.0f samples/s; gradients %lld floats "
+          "(%.1f kB); all-reduce of them %.3f ms (%.1f%% of the step); DDP's wait after backward %.3f "
+          "ms/step\n",
+          world, hnn::get_num_threads(), world > 1 && local_bn ? " (per-rank BatchNorm)" : "",
+          static_cast<long long>(batch * world), 1e3 * step_time,
+          static_cast<double>(batch * world) / step_time, static_cast<long long>(grad_elems),
+          static_cast<double>(grad_elems) * 4 / 1e3, 1e3 * allreduce_time, 100 * allreduce_time / step_time,
+          1e3 * exposed_wait / steps);
     distributed::destroy_process_group();
     return 0;
   });

@@ -1,5 +1,5 @@
-// Google Benchmark suite for the unary math ops that the precision audit (issue 17) changed: sigmoid, exp, log,
-// sqrt (and tanh, unchanged), float and double, on 64 Ki and 4 Mi elements, beside
+// Google Benchmark suite for the unary math ops that the precision audit (issue 17) changed: sigmoid, exp,
+// log, sqrt (and tanh, unchanged), float and double, on 64 Ki and 4 Mi elements, beside
 //   eigen_logistic  the sigmoid hnn had before: Eigen's logistic() (a fast rational approximation with a
 //                   1e-3 relative error near x = -9), run through the same parallel chunks as hnn's ops
 //   torch           libtorch's torch::sigmoid / exp / ... on the same data (HNN_BENCH_WITH_TORCH)
@@ -79,7 +79,9 @@ void BM_torch(benchmark::State& state, std::string op) {
 }
 #endif
 
-void sizes(benchmark::internal::Benchmark* b) { b->Arg(1 << 16)->Arg(1 << 22)->Unit(benchmark::kMicrosecond); }
+void sizes(benchmark::internal::Benchmark* b) {
+  b->Arg(1 << 16)->Arg(1 << 22)->Unit(benchmark::kMicrosecond);
+}
 
 int register_all() {
   const int threads = std::getenv("HNN_BENCH_THREADS") ? std::atoi(std::getenv("HNN_BENCH_THREADS")) : 1;

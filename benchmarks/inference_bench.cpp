@@ -16,11 +16,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <hnn/hnn.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <hnn/hnn.hpp>
 
 #include "../tests/support/lenet_bn.hpp"
 
@@ -175,9 +174,11 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("threads", std::to_string(g_threads));
   benchmark::AddCustomContext("batch", std::to_string(kBatch));
   check_outputs();
-  benchmark::RegisterBenchmark("lenet_bn/hnn/unfolded", [](benchmark::State& s) { bench_hnn(s, false, false); });
+  benchmark::RegisterBenchmark("lenet_bn/hnn/unfolded",
+                               [](benchmark::State& s) { bench_hnn(s, false, false); });
   benchmark::RegisterBenchmark("lenet_bn/hnn/folded", [](benchmark::State& s) { bench_hnn(s, true, false); });
-  benchmark::RegisterBenchmark("lenet_bn/hnn/folded_inference", [](benchmark::State& s) { bench_hnn(s, true, true); });
+  benchmark::RegisterBenchmark("lenet_bn/hnn/folded_inference",
+                               [](benchmark::State& s) { bench_hnn(s, true, true); });
 #ifdef HNN_BENCH_WITH_TORCH
   benchmark::RegisterBenchmark("lenet_bn/torch/unfolded", [](benchmark::State& s) { bench_torch(s, false); });
   benchmark::RegisterBenchmark("lenet_bn/torch/folded", [](benchmark::State& s) { bench_torch(s, true); });

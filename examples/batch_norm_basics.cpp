@@ -33,7 +33,8 @@ int main() {
   auto y = bn(x);
   std::cout << "train-mode output bn(x):\n" << y << "\n\n";
   auto yv = y.to_vector();
-  expect(near(yv[0], -1.2247) && near(yv[4], 0.0) && near(yv[8], 1.2247), "outputs are -1.2247, 0, 1.2247 per column");
+  expect(near(yv[0], -1.2247) && near(yv[4], 0.0) && near(yv[8], 1.2247),
+         "outputs are -1.2247, 0, 1.2247 per column");
 
   // The running statistics use the UNBIASED variance (9 for every column) and
   //   running = (1 - momentum) * running + momentum * batch,  momentum = 0.1:
@@ -62,7 +63,8 @@ int main() {
   bn.eval();
   auto y_eval = bn(x);
   std::cout << "eval-mode output after one training step:\n" << y_eval << "\n\n";
-  expect(near(y_eval.to_vector()[0], (0.0 - 0.3) / std::sqrt(1.8 + 1e-5)), "eval uses the running statistics");
+  expect(near(y_eval.to_vector()[0], (0.0 - 0.3) / std::sqrt(1.8 + 1e-5)),
+         "eval uses the running statistics");
 
   // affine=false: no weight or bias, nothing to learn.
   nn::BatchNorm1d plain(nn::BatchNormOptions(3).affine(false));
@@ -76,7 +78,8 @@ int main() {
   // Batch means [3, 4, 5] then [6, 8, 10]: running_mean = their average = [4.5, 6, 7.5].
   std::cout << cumulative << "\n  running_mean after two batches: " << cumulative.running_mean() << "\n";
   auto cm = cumulative.running_mean().to_vector();
-  expect(near(cm[0], 4.5) && near(cm[1], 6.0) && near(cm[2], 7.5), "momentum=None averages all batches equally");
+  expect(near(cm[0], 4.5) && near(cm[1], 6.0) && near(cm[2], 7.5),
+         "momentum=None averages all batches equally");
 
   std::cout << "\n" << (failures == 0 ? "all checks passed" : "some checks FAILED") << "\n";
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

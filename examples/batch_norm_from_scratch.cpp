@@ -65,20 +65,23 @@ int main() {
     (y_ops * r).sum().backward();
     (y_mod * r).sum().backward();
     double d_out = max_abs_diff(y_ops, y_mod), d_dx = max_abs_diff(x1.grad(), x2.grad());
-    double d_stats = std::max(max_abs_diff(moving_mean, module.running_mean()), max_abs_diff(moving_var, module.running_var()));
-    std::cout << "step " << step << ": max |y_ops - y_module| = " << d_out << ", max |dx_ops - dx_module| = " << d_dx
-              << ", max |running stats difference| = " << d_stats << "\n";
+    double d_stats = std::max(max_abs_diff(moving_mean, module.running_mean()),
+                              max_abs_diff(moving_var, module.running_var()));
+    std::cout << "step " << step << ": max |y_ops - y_module| = " << d_out
+              << ", max |dx_ops - dx_module| = " << d_dx << ", max |running stats difference| = " << d_stats
+              << "\n";
     worst = std::max({worst, d_out, d_dx, d_stats});
   }
   double d_gamma = max_abs_diff(gamma.grad(), module.weight().grad());
   double d_beta = max_abs_diff(beta.grad(), module.bias().grad());
-  std::cout << "accumulated gradients: max |dgamma difference| = " << d_gamma << ", max |dbeta difference| = " << d_beta
-            << "\n";
+  std::cout << "accumulated gradients: max |dgamma difference| = " << d_gamma
+            << ", max |dbeta difference| = " << d_beta << "\n";
   worst = std::max({worst, d_gamma, d_beta});
 
   module.eval();
   Tensor x = hnn::randn<double>({2, C, 3, 3}, gen);
-  double d_eval = max_abs_diff(batch_norm_from_ops(x, gamma, beta, moving_mean, moving_var, 1e-5, 0.1, false), module(x));
+  double d_eval =
+      max_abs_diff(batch_norm_from_ops(x, gamma, beta, moving_mean, moving_var, 1e-5, 0.1, false), module(x));
   std::cout << "eval mode: max |y_ops - y_module| = " << d_eval << "\n";
   worst = std::max(worst, d_eval);
 

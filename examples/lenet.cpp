@@ -58,9 +58,10 @@ int main(int argc, char** argv) try {
   examples::add_monitor_options(app, o);
   examples::add_distributed_options(app, o);
   app.add_flag("--no-bn", no_bn, "Train LeNet without batch normalization");
-  app.add_option("--precise-bn", precise_bn,
-                 "After training, recompute the batch-norm running statistics over this many training batches "
-                 "(0 = keep the running averages from training, exactly PyTorch's recipe)")
+  app.add_option(
+         "--precise-bn", precise_bn,
+         "After training, recompute the batch-norm running statistics over this many training batches "
+         "(0 = keep the running averages from training, exactly PyTorch's recipe)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   if (auto status = examples::parse_command_line(app, argc, argv, o, "lenet")) return *status;
@@ -79,9 +80,9 @@ int main(int argc, char** argv) try {
   examples::DataParallel model(net, world, !o.no_sync_bn);
   const bool main_rank = world.is_main();
   if (main_rank) {
-    std::printf("%s LeNet on %s: %lld training and %lld test samples, %d threads", no_bn ? "plain" : "batch-norm",
-                o.data.c_str(), static_cast<long long>(train_part.size()), static_cast<long long>(test_all.size()),
-                o.threads);
+    std::printf("%s LeNet on %s: %lld training and %lld test samples, %d threads",
+                no_bn ? "plain" : "batch-norm", o.data.c_str(), static_cast<long long>(train_part.size()),
+                static_cast<long long>(test_all.size()), o.threads);
     if (world.distributed())
       std::printf(" per rank, %d ranks (batch %lld per rank, %s)", world.size(),
                   static_cast<long long>(o.batch_size / world.size()),
@@ -93,26 +94,34 @@ int main(int argc, char** argv) try {
   hnn::optim::SGD optimizer(net.parameters(), hnn::optim::SGDOptions(o.lr));
   auto monitor = main_rank ? examples::make_monitor(net, o) : nullptr;  // --monitor
   nn::CrossEntropyLoss criterion;
-  auto loss_of = [&](const hnn::Tensor<float>& out, const auto& batch) { return criterion(out, batch.target); };
-  auto correct_of = [](const hnn::Tensor<float>& out, const auto& batch) { return examples::count_correct(out, batch); };
+  auto loss_of = [&](const hnn::Tensor<float>& out, const auto& batch) {
+    return criterion(out, batch.target);
+  };
+  auto correct_of = [](const hnn::Tensor<float>& out, const auto& batch) {
+    return examples::count_correct(out, batch);
+  };
 
   // Rank 0 alone writes the run's files.
   std::optional<examples::RunRecorder> recorder;
-  if (main_rank) recorder.emplace(examples::output_dir(o, no_bn ? "lenet-nobn-run" : "lenet-run"), !o.no_checkpoint);
+  if (main_rank)
+    recorder.emplace(examples::output_dir(o, no_bn ? "lenet-nobn-run" : "lenet-run"), !o.no_checkpoint);
   std::vector<double> rates;
   double test_acc = 0;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const std::string label = "epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs);
     train.start_epoch(epoch);
-    auto stats = world.reduce(
-        examples::train_epoch(model, train.loader(), optimizer, loss_of, correct_of, label, o.quiet || !main_rank,
-                             [&] { if (monitor) monitor->step(); }));
+    auto stats = world.reduce(examples::train_epoch(model, train.loader(), optimizer, loss_of, correct_of,
+                                                    label, o.quiet || !main_rank, [&] {
+                                                      if (monitor) monitor->step();
+                                                    }));
     auto test = world.reduce(examples::evaluate(model, test_loader, loss_of, correct_of));
     rates.push_back(static_cast<double>(stats.samples) / stats.seconds);
     test_acc = test.accuracy;
     if (!main_rank) continue;
-    std::printf("epoch %2d/%d  loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  time %.2fs  (%.0f samples/s)\n",
-                epoch, o.epochs, stats.loss, stats.accuracy, test.loss, test.accuracy, stats.seconds, rates.back());
+    std::printf(
+        "epoch %2d/%d  loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  time %.2fs  (%.0f "
+        "samples/s)\n",
+        epoch, o.epochs, stats.loss, stats.accuracy, test.loss, test.accuracy, stats.seconds, rates.back());
     std::fflush(stdout);
     recorder->record(epoch, stats, test, optimizer.lr(), net, optimizer);
   }
@@ -130,9 +139,10 @@ int main(int argc, char** argv) try {
     model.sync_buffers();
     auto test = world.reduce(examples::evaluate(model, test_loader, loss_of, correct_of));
     if (main_rank)
-      std::printf("batch-norm statistics recomputed over %lld training batches: test_loss %.4f  test_acc %.4f "
-                  "(was %.4f with the running averages)\n",
-                  static_cast<long long>(used), test.loss, test.accuracy, test_acc);
+      std::printf(
+          "batch-norm statistics recomputed over %lld training batches: test_loss %.4f  test_acc %.4f "
+          "(was %.4f with the running averages)\n",
+          static_cast<long long>(used), test.loss, test.accuracy, test_acc);
     test_acc = test.accuracy;
   }
   if (main_rank) examples::print_summary(rates, test_acc);

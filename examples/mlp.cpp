@@ -58,9 +58,9 @@ int run(DS& train_full, DS& test_full, const examples::CommonOptions& o, const e
   examples::DataParallel model(net, world, !o.no_sync_bn);
   const bool main_rank = world.is_main();
   if (main_rank) {
-    std::printf("MLP (%s) on %s: %lld training, %lld validation and %lld test samples, %d threads", norm.c_str(),
-                o.data.c_str(), static_cast<long long>(parts[0].size()), static_cast<long long>(parts[1].size()),
-                static_cast<long long>(test_all.size()), o.threads);
+    std::printf("MLP (%s) on %s: %lld training, %lld validation and %lld test samples, %d threads",
+                norm.c_str(), o.data.c_str(), static_cast<long long>(parts[0].size()),
+                static_cast<long long>(parts[1].size()), static_cast<long long>(test_all.size()), o.threads);
     if (world.distributed())
       std::printf(" per rank, %d ranks (batch %lld per rank)", world.size(),
                   static_cast<long long>(o.batch_size / world.size()));
@@ -76,27 +76,33 @@ int run(DS& train_full, DS& test_full, const examples::CommonOptions& o, const e
   auto loss_of = [&](const hnn::Tensor<float>& out, const auto& batch) {
     return criterion(out, examples::one_hot<float>(batch.target, 10));
   };
-  auto correct_of = [](const hnn::Tensor<float>& out, const auto& batch) { return examples::count_correct(out, batch); };
+  auto correct_of = [](const hnn::Tensor<float>& out, const auto& batch) {
+    return examples::count_correct(out, batch);
+  };
 
   // Rank 0 alone writes the run's files; every rank sees the same (all-reduced) validation loss, so the
   // scheduler takes the same steps everywhere.
   std::optional<examples::RunRecorder> recorder;
   if (main_rank)
-    recorder.emplace(examples::output_dir(o, "mlp-" + norm + "-run"), !o.no_checkpoint, /*best_by_loss=*/true, "val");
+    recorder.emplace(examples::output_dir(o, "mlp-" + norm + "-run"), !o.no_checkpoint, /*best_by_loss=*/true,
+                     "val");
   std::vector<double> rates;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const std::string label = "epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs);
     train.start_epoch(epoch);
-    auto stats = world.reduce(
-        examples::train_epoch(model, train.loader(), optimizer, loss_of, correct_of, label, o.quiet || !main_rank,
-                             [&] { if (monitor) monitor->step(); }));
+    auto stats = world.reduce(examples::train_epoch(model, train.loader(), optimizer, loss_of, correct_of,
+                                                    label, o.quiet || !main_rank, [&] {
+                                                      if (monitor) monitor->step();
+                                                    }));
     auto val = world.reduce(examples::evaluate(model, val_loader, loss_of, correct_of));
     const double lr = optimizer.lr();
     scheduler.step(val.loss);
     rates.push_back(static_cast<double>(stats.samples) / stats.seconds);
     if (!main_rank) continue;
-    std::printf("epoch %2d/%d  loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  lr %.2g  time %.2fs  (%.0f samples/s)\n",
-                epoch, o.epochs, stats.loss, stats.accuracy, val.loss, val.accuracy, lr, stats.seconds, rates.back());
+    std::printf(
+        "epoch %2d/%d  loss %.4f  train_acc %.4f  val_loss %.4f  val_acc %.4f  lr %.2g  time %.2fs  (%.0f "
+        "samples/s)\n",
+        epoch, o.epochs, stats.loss, stats.accuracy, val.loss, val.accuracy, lr, stats.seconds, rates.back());
     std::fflush(stdout);
     recorder->record(epoch, stats, val, lr, net, optimizer);
   }

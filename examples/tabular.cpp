@@ -35,8 +35,10 @@ Table from_csv(const std::string& path, const std::string& label) {
     try {
       size_t used = 0;
       const long index = std::stol(label, &used);
-      if (used == label.size()) options.label_column(static_cast<int64_t>(index));
-      else options.label_column(label);
+      if (used == label.size())
+        options.label_column(static_cast<int64_t>(index));
+      else
+        options.label_column(label);
     } catch (const std::invalid_argument&) {
       options.label_column(label);
     }
@@ -45,8 +47,9 @@ Table from_csv(const std::string& path, const std::string& label) {
   std::vector<int64_t> all(static_cast<size_t>(dataset.size()));
   std::iota(all.begin(), all.end(), int64_t(0));
   auto batch = dataset.get_batch(all);
-  return {batch.data, batch.target, path + " (" + std::to_string(dataset.size()) + " rows, " +
-                                        std::to_string(batch.data.size(1)) + " features)"};
+  return {batch.data, batch.target,
+          path + " (" + std::to_string(dataset.size()) + " rows, " + std::to_string(batch.data.size(1)) +
+              " features)"};
 }
 
 hnn::Tensor<float> rows(const hnn::Tensor<float>& t, const std::vector<int64_t>& index) {
@@ -61,9 +64,11 @@ hnn::Tensor<float> rows(const hnn::Tensor<float>& t, const std::vector<int64_t>&
 
 nn::Sequential<float> make_model(int64_t inputs, bool classification) {
   if (classification)  // the Sonar seed: 60-60-30-1 with dropout, sigmoid output
-    return nn::Sequential<float>{nn::Linear(inputs, 60), nn::ReLU(), nn::Dropout(0.2), nn::Linear(60, 30),
-                                 nn::ReLU(), nn::Dropout(0.2), nn::Linear(30, 1), nn::Sigmoid()};
-  return nn::Sequential<float>{nn::Linear(inputs, 64), nn::ReLU(), nn::Linear(64, 32), nn::ReLU(), nn::Linear(32, 1)};
+    return nn::Sequential<float>{nn::Linear(inputs, 60), nn::ReLU(),   nn::Dropout(0.2),
+                                 nn::Linear(60, 30),     nn::ReLU(),   nn::Dropout(0.2),
+                                 nn::Linear(30, 1),      nn::Sigmoid()};
+  return nn::Sequential<float>{nn::Linear(inputs, 64), nn::ReLU(), nn::Linear(64, 32), nn::ReLU(),
+                               nn::Linear(32, 1)};
 }
 
 }  // namespace
@@ -82,12 +87,17 @@ int main(int argc, char** argv) try {
   examples::add_common_options(app, o);
   app.add_option("--csv", csv, "CSV file (numeric feature columns and a label column); none = synthetic data")
       ->check(CLI::ExistingFile);
-  app.add_option("--label", label, "Label column: name or index (negative counts from the end; default the last)");
-  app.add_option("--task", task, "What the label is")->capture_default_str()->check(
-      CLI::IsMember({"auto", "regression", "classification"}));
-  app.add_option("--folds", folds, "Folds of cross-validation")->capture_default_str()->check(CLI::Range(2, 50));
+  app.add_option("--label", label,
+                 "Label column: name or index (negative counts from the end; default the last)");
+  app.add_option("--task", task, "What the label is")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "regression", "classification"}));
+  app.add_option("--folds", folds, "Folds of cross-validation")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 50));
   app.add_option("--patience", patience, "Early stopping: epochs without improvement")->capture_default_str();
-  app.add_option("--min-delta", min_delta, "Early stopping: smallest improvement that counts")->capture_default_str();
+  app.add_option("--min-delta", min_delta, "Early stopping: smallest improvement that counts")
+      ->capture_default_str();
   app.add_option("--val-fraction", val_fraction, "Validation slice of each training fold")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 0.5));
@@ -120,7 +130,8 @@ int main(int argc, char** argv) try {
   for (size_t fold = 0; fold < splits.size(); ++fold) {
     const auto& [train_index, test_index] = splits[fold];
     // Validation: the tail of the (shuffled) training part; the rest trains.
-    const auto n_val = static_cast<size_t>(std::llround(val_fraction * static_cast<double>(train_index.size())));
+    const auto n_val =
+        static_cast<size_t>(std::llround(val_fraction * static_cast<double>(train_index.size())));
     std::vector<int64_t> fit(train_index.begin(), train_index.end() - static_cast<std::ptrdiff_t>(n_val));
     std::vector<int64_t> val(train_index.end() - static_cast<std::ptrdiff_t>(n_val), train_index.end());
     // Standardise with the fitting rows' statistics only.
@@ -129,8 +140,10 @@ int main(int argc, char** argv) try {
     auto prepare = [&](const std::vector<int64_t>& idx) { return (rows(table.x, idx) - mean) / std; };
     hnn::data::TensorDataset<float, float> fit_set(prepare(fit), rows(table.y, fit).reshape({-1, 1}));
     hnn::data::TensorDataset<float, float> val_set(prepare(val), rows(table.y, val).reshape({-1, 1}));
-    hnn::data::TensorDataset<float, float> test_set(prepare(test_index), rows(table.y, test_index).reshape({-1, 1}));
-    hnn::data::DataLoader fit_loader(fit_set, hnn::data::DataLoaderOptions().batch_size(o.batch_size).shuffle(true).seed(o.seed + fold));
+    hnn::data::TensorDataset<float, float> test_set(prepare(test_index),
+                                                    rows(table.y, test_index).reshape({-1, 1}));
+    hnn::data::DataLoader fit_loader(
+        fit_set, hnn::data::DataLoaderOptions().batch_size(o.batch_size).shuffle(true).seed(o.seed + fold));
     hnn::data::DataLoader val_loader(val_set, hnn::data::DataLoaderOptions().batch_size(1024));
     hnn::data::DataLoader test_loader(test_set, hnn::data::DataLoaderOptions().batch_size(1024));
 
@@ -163,15 +176,15 @@ int main(int argc, char** argv) try {
     const auto test = examples::evaluate(model, test_loader, loss_of, correct_of);
     const double score = classification ? test.accuracy : test.loss;
     scores.push_back(score);
-    std::printf("fold %zu/%zu  epochs %3d (best val_loss %.4f)  test_%s %.4f\n", fold + 1, splits.size(), epochs_run,
-                stopper.best_loss(), classification ? "acc" : "mse", score);
+    std::printf("fold %zu/%zu  epochs %3d (best val_loss %.4f)  test_%s %.4f\n", fold + 1, splits.size(),
+                epochs_run, stopper.best_loss(), classification ? "acc" : "mse", score);
     std::fflush(stdout);
   }
   double mean = 0, var = 0;
   for (double s : scores) mean += s / static_cast<double>(scores.size());
   for (double s : scores) var += (s - mean) * (s - mean) / static_cast<double>(scores.size() - 1);
-  std::printf("cross-validated test_%s: %.4f +- %.4f (mean +- std over %zu folds)\n", classification ? "acc" : "mse",
-              mean, std::sqrt(var), scores.size());
+  std::printf("cross-validated test_%s: %.4f +- %.4f (mean +- std over %zu folds)\n",
+              classification ? "acc" : "mse", mean, std::sqrt(var), scores.size());
   std::printf("test_%s=%.4f\n", classification ? "acc" : "mse", mean);
   return 0;
 } catch (const std::exception& e) {

@@ -11,14 +11,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <hnn/hnn.hpp>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <hnn/hnn.hpp>
 #ifdef HNN_WITH_MPI
 #include <hnn/distributed.hpp>
 #endif
@@ -50,8 +49,9 @@ class World {
     active_ = true;
 #else
     throw std::invalid_argument(
-        (requested ? std::string("--distributed was given")
-                   : "the process was started by an MPI launcher with " + std::to_string(launched) + " ranks") +
+        (requested
+             ? std::string("--distributed was given")
+             : "the process was started by an MPI launcher with " + std::to_string(launched) + " ranks") +
         ", but this build has no MPI support (configure hnn with -DHNN_WITH_MPI=ON; without it every rank "
         "would train alone on the whole data set)");
 #endif
@@ -130,8 +130,10 @@ class TrainLoader {
       return;
     }
     if (global_batch < world.size())
-      throw std::invalid_argument("--batch-size " + std::to_string(global_batch) + " is the global batch; it must be at "
-                                  "least the number of ranks (" + std::to_string(world.size()) + ")");
+      throw std::invalid_argument("--batch-size " + std::to_string(global_batch) +
+                                  " is the global batch; it must be at "
+                                  "least the number of ranks (" +
+                                  std::to_string(world.size()) + ")");
     sampler_ = std::make_unique<hnn::data::DistributedSampler>(dataset.size(), world.size(), world.rank(),
                                                                /*shuffle=*/true, seed);
     loader_ = std::make_unique<hnn::data::DataLoader<T, Target>>(
@@ -158,7 +160,8 @@ TrainLoader(DS&, const World&, int64_t, uint64_t)
 template <class T = float>
 class DataParallel {
  public:
-  DataParallel(hnn::nn::Module<T>& module, const World& world, bool sync_bn) : module_(module), world_(world) {
+  DataParallel(hnn::nn::Module<T>& module, const World& world, bool sync_bn)
+      : module_(module), world_(world) {
 #ifdef HNN_WITH_MPI
     if (world.distributed()) {
       if (sync_bn) hnn::nn::convert_sync_batchnorm(module_);

@@ -14,9 +14,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
-#include <memory>
-#include <limits>
 #include <hnn/hnn.hpp>
+#include <limits>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -35,14 +35,14 @@ struct CommonOptions {
   int threads = 2;
   int64_t limit_train = 0;  // 0 = the whole set; the test suite trains on 512 samples
   int64_t limit_test = 0;
-  std::string out = "";     // folder for metrics.csv, curves.svg and best.safetensors; "" = <name>-run
-  bool quiet = false;       // no progress bar (the per-epoch lines stay)
+  std::string out = "";  // folder for metrics.csv, curves.svg and best.safetensors; "" = <name>-run
+  bool quiet = false;    // no progress bar (the per-epoch lines stay)
   bool no_checkpoint = false;
-  bool monitor = false;       // --monitor: activation statistics (activations.csv, activations.svg) in --out
+  bool monitor = false;        // --monitor: activation statistics (activations.csv, activations.svg) in --out
   int64_t monitor_every = 10;  // ... recorded every this many steps
   bool detect_anomaly = false;  // hnn::autograd anomaly mode: a NaN/Inf in backward names the op that made it
-  bool distributed = false;  // data-parallel over MPI; also on when started by mpirun with several ranks
-  bool no_sync_bn = false;   // distributed: per-rank batch statistics instead of SyncBatchNorm
+  bool distributed = false;     // data-parallel over MPI; also on when started by mpirun with several ranks
+  bool no_sync_bn = false;      // distributed: per-rank batch statistics instead of SyncBatchNorm
 };
 
 /// CLI11's PositiveNumber / NonNegativeNumber with a message that reads "--epochs: must be positive, got -3"
@@ -96,12 +96,14 @@ inline void add_monitor_options(CLI::App& app, CommonOptions& o) {
 
 /// --distributed and --no-sync-bn (the trainers that run data-parallel under mpirun: lenet, mlp).
 inline void add_distributed_options(CLI::App& app, CommonOptions& o) {
-  app.add_flag("--distributed", o.distributed,
-               "Train data-parallel over MPI (automatic when started by mpirun with several ranks): --batch-size "
-               "is the global batch, split evenly over the ranks; rank 0 prints and writes the files");
-  app.add_flag("--no-sync-bn", o.no_sync_bn,
-               "Distributed: normalise with each rank's own batch statistics (PyTorch DDP's default) instead of "
-               "SyncBatchNorm's global ones");
+  app.add_flag(
+      "--distributed", o.distributed,
+      "Train data-parallel over MPI (automatic when started by mpirun with several ranks): --batch-size "
+      "is the global batch, split evenly over the ranks; rank 0 prints and writes the files");
+  app.add_flag(
+      "--no-sync-bn", o.no_sync_bn,
+      "Distributed: normalise with each rank's own batch statistics (PyTorch DDP's default) instead of "
+      "SyncBatchNorm's global ones");
 }
 
 /// Parses the command line like CLI11_PARSE, except that bad usage (an unknown flag, a value a check
@@ -162,8 +164,9 @@ struct EpochStats {
 /// batch)` returns the loss tensor; `correct_of(output, batch)` the number of correct predictions (or
 /// -1 when accuracy does not apply).
 template <class Model, class Loader, class Optimizer, class LossOf, class CorrectOf>
-EpochStats train_epoch(Model& model, Loader& loader, Optimizer& optimizer, LossOf loss_of, CorrectOf correct_of,
-                       const std::string& label, bool quiet, const std::function<void()>& after_step = {}) {
+EpochStats train_epoch(Model& model, Loader& loader, Optimizer& optimizer, LossOf loss_of,
+                       CorrectOf correct_of, const std::string& label, bool quiet,
+                       const std::function<void()>& after_step = {}) {
   model.train();
   hnn::utils::ProgressBar bar(loader.size(), label, !quiet && !label.empty());
   EpochStats stats;
@@ -196,8 +199,9 @@ EpochStats train_epoch(Model& model, Loader& loader, Optimizer& optimizer, LossO
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   bar.close();
   stats.loss = batches ? loss_sum / static_cast<double>(batches) : 0.0;
-  stats.accuracy = correct < 0 || stats.samples == 0 ? std::nan("")
-                                                     : static_cast<double>(correct) / static_cast<double>(stats.samples);
+  stats.accuracy = correct < 0 || stats.samples == 0
+                       ? std::nan("")
+                       : static_cast<double>(correct) / static_cast<double>(stats.samples);
   return stats;
 }
 
@@ -220,8 +224,9 @@ EpochStats evaluate(Model& model, Loader& loader, LossOf loss_of, CorrectOf corr
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   stats.loss = stats.samples ? loss_sum / static_cast<double>(stats.samples) : 0.0;
-  stats.accuracy = correct < 0 || stats.samples == 0 ? std::nan("")
-                                                     : static_cast<double>(correct) / static_cast<double>(stats.samples);
+  stats.accuracy = correct < 0 || stats.samples == 0
+                       ? std::nan("")
+                       : static_cast<double>(correct) / static_cast<double>(stats.samples);
   return stats;
 }
 
@@ -252,7 +257,8 @@ hnn::Tensor<T> one_hot(const hnn::Tensor<int64_t>& labels, int64_t classes) {
 
 /// The output folder of a run (created), `default_name` when --out was not given.
 inline std::filesystem::path output_dir(const CommonOptions& o, const std::string& default_name) {
-  std::filesystem::path dir = o.out.empty() ? std::filesystem::path(default_name) : std::filesystem::path(o.out);
+  std::filesystem::path dir =
+      o.out.empty() ? std::filesystem::path(default_name) : std::filesystem::path(o.out);
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -260,7 +266,7 @@ inline std::filesystem::path output_dir(const CommonOptions& o, const std::strin
 /// With --monitor, an ActivationMonitor on `model` recording every --monitor-every steps; else null.
 template <class T, class D>
 std::unique_ptr<hnn::utils::ActivationMonitor<T, D>> make_monitor(hnn::nn::Module<T, D>& model,
-                                                                   const CommonOptions& o) {
+                                                                  const CommonOptions& o) {
   if (!o.monitor) return nullptr;
   return std::make_unique<hnn::utils::ActivationMonitor<T, D>>(
       model, hnn::utils::ActivationMonitorOptions().every(o.monitor_every));
@@ -279,7 +285,8 @@ void write_activations(const Monitor* monitor, const std::filesystem::path& dir,
 /// checkpoint (model + optimiser + metadata, by evaluation accuracy or, with best_by_loss, by loss).
 class RunRecorder {
  public:
-  RunRecorder(std::filesystem::path dir, bool checkpoint, bool best_by_loss = false, std::string eval_name = "test")
+  RunRecorder(std::filesystem::path dir, bool checkpoint, bool best_by_loss = false,
+              std::string eval_name = "test")
       : dir_(std::move(dir)),
         checkpoint_(checkpoint),
         best_by_loss_(best_by_loss),
@@ -290,8 +297,8 @@ class RunRecorder {
   template <class Model, class Optimizer>
   void record(int epoch, const EpochStats& train, const EpochStats& eval, double lr, const Model& model,
               const Optimizer& optimizer) {
-    logger_.log(std::vector<double>{static_cast<double>(epoch), train.loss, train.accuracy, eval.loss, eval.accuracy,
-                                    lr, train.seconds});
+    logger_.log(std::vector<double>{static_cast<double>(epoch), train.loss, train.accuracy, eval.loss,
+                                    eval.accuracy, lr, train.seconds});
     epochs_.push_back(epoch);
     train_loss_.push_back(train.loss);
     eval_loss_.push_back(eval.loss);
@@ -323,7 +330,8 @@ class RunRecorder {
     hnn::utils::write_svg((dir_ / "curves.svg").string(), {loss, acc});
     std::printf("wrote %s, %s", (dir_ / "metrics.csv").c_str(), (dir_ / "curves.svg").c_str());
     if (checkpoint_ && info_.epoch > 0)
-      std::printf(" and %s (epoch %lld)", (dir_ / "best.safetensors").c_str(), static_cast<long long>(info_.epoch));
+      std::printf(" and %s (epoch %lld)", (dir_ / "best.safetensors").c_str(),
+                  static_cast<long long>(info_.epoch));
     std::printf("\n");
   }
 
@@ -340,8 +348,8 @@ class RunRecorder {
 /// The closing lines every trainer prints: the speed summary scripts/compare_trainers.sh reads, then
 /// `test_acc=0.XXXX` as the very last line.
 inline void print_summary(const std::vector<double>& samples_per_s, double test_acc) {
-  std::printf("median_samples_per_s=%.0f peak_rss_mb=%.1f test_acc=%.4f\n", median(samples_per_s), peak_rss_mb(),
-              test_acc);
+  std::printf("median_samples_per_s=%.0f peak_rss_mb=%.1f test_acc=%.4f\n", median(samples_per_s),
+              peak_rss_mb(), test_acc);
   std::printf("test_acc=%.4f\n", test_acc);
   std::fflush(stdout);
 }

@@ -4,7 +4,8 @@
 #pragma once
 
 #ifndef HNN_WITH_MPI
-#error "<hnn/distributed.hpp> needs MPI: configure hnn with -DHNN_WITH_MPI=ON (links MPI::MPI_CXX and defines HNN_WITH_MPI), or compile with mpicxx and -DHNN_WITH_MPI"
+#error \
+    "<hnn/distributed.hpp> needs MPI: configure hnn with -DHNN_WITH_MPI=ON (links MPI::MPI_CXX and defines HNN_WITH_MPI), or compile with mpicxx and -DHNN_WITH_MPI"
 #endif
 
 #include "hnn/distributed/process_group.hpp"

@@ -2,8 +2,8 @@
 // in everything CPU-side, in dependency order: tensor, nn, optim, data, io, utils.
 #pragma once
 
-#include "hnn/tensor.hpp"
 #include "hnn/nn.hpp"
+#include "hnn/tensor.hpp"
 #if __has_include("hnn/optim.hpp")
 #include "hnn/optim.hpp"
 #endif

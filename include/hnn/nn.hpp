@@ -2,10 +2,10 @@
 // utilities (batch-norm folding).
 #pragma once
 
-#include "hnn/nn/module.hpp"
-#include "hnn/nn/sequential.hpp"
 #include "hnn/nn/batchnorm.hpp"
 #include "hnn/nn/layers.hpp"
 #include "hnn/nn/losses.hpp"
+#include "hnn/nn/module.hpp"
+#include "hnn/nn/sequential.hpp"
 #include "hnn/nn/utils/fusion.hpp"
 #include "hnn/nn/utils/precise_bn.hpp"

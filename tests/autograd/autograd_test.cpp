@@ -4,15 +4,14 @@
 // nested), the leaf's grad tensor updated in place, and the errors PyTorch raises: backward through a
 // freed graph, backward() on a non-scalar, backward on a tensor that does not require grad.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <stdexcept>
 #include <vector>
 
 #include "hnn/tensor.hpp"
 
-using hnn::Tensor;
 using Catch::Matchers::Contains;
+using hnn::Tensor;
 
 namespace {
 
@@ -66,8 +65,8 @@ TEST_CASE("backward(grad) on non-scalar outputs is a vector-Jacobian product", "
 
 TEST_CASE("a tensor used twice gets the sum of both paths' gradients", "[autograd]") {
   auto x = leaf({2, 3});
-  auto y = x * x;               // dy/dx = 2x
-  auto z = (y + x * y).sum();   // d/dx (x^2 + x^3) = 2x + 3x^2
+  auto y = x * x;              // dy/dx = 2x
+  auto z = (y + x * y).sum();  // d/dx (x^2 + x^3) = 2x + 3x^2
   z.backward();
   REQUIRE(x.grad().to_vector() == std::vector<double>{2 * 2 + 3 * 4, 2 * 3 + 3 * 9});
   REQUIRE_FALSE(y.grad().defined());  // non-leaves keep no .grad
@@ -91,8 +90,8 @@ TEST_CASE("backward() needs a one-element output or an explicit gradient of the 
           "[autograd][errors]") {
   auto x = hnn::tensor<double>({1, 2, 3, 4, 5, 6}, {2, 3}).requires_grad_();
   auto y = x * 2.0;
-  REQUIRE_THROWS_WITH(y.backward(), Contains("grad can be implicitly created only for scalar outputs") &&
-                                        Contains("[2, 3]"));
+  REQUIRE_THROWS_WITH(
+      y.backward(), Contains("grad can be implicitly created only for scalar outputs") && Contains("[2, 3]"));
   REQUIRE_THROWS_WITH(y.backward(hnn::ones<double>({3, 2})), Contains("[3, 2]") && Contains("[2, 3]"));
   // A one-element tensor of any rank works without a gradient.
   auto s = x.sum({0, 1}, /*keepdim=*/true);
@@ -104,12 +103,13 @@ TEST_CASE("backward() needs a one-element output or an explicit gradient of the 
 TEST_CASE("backward on a tensor that does not require grad names the tensor's shape", "[autograd][errors]") {
   auto x = hnn::tensor<double>({1, 2, 3, 4}, {2, 2});
   REQUIRE_THROWS_WITH((x * 2.0).sum().backward(), Contains("does not require grad"));
-  REQUIRE_THROWS_WITH((x * 2.0).backward(hnn::ones<double>({2, 2})), Contains("does not require grad") &&
-                                                                        Contains("[2, 2]"));
+  REQUIRE_THROWS_WITH((x * 2.0).backward(hnn::ones<double>({2, 2})),
+                      Contains("does not require grad") && Contains("[2, 2]"));
   REQUIRE_THROWS_AS(hnn::arange<int64_t>(3).backward(hnn::ones<int64_t>({3})), std::runtime_error);
 }
 
-TEST_CASE("requires_grad_ works on leaves and returns the tensor; non-leaves and int64 refuse", "[autograd][errors]") {
+TEST_CASE("requires_grad_ works on leaves and returns the tensor; non-leaves and int64 refuse",
+          "[autograd][errors]") {
   auto x = hnn::zeros<float>({2});
   REQUIRE_FALSE(x.requires_grad());
   Tensor<float>& same = x.requires_grad_();
@@ -181,7 +181,8 @@ TEST_CASE("InferenceMode behaves like no_grad and reports itself", "[autograd]")
   REQUIRE(x.exp().sum().requires_grad());
 }
 
-TEST_CASE("a long chain backpropagates exactly, and gradcheck passes on a composite", "[autograd][gradcheck]") {
+TEST_CASE("a long chain backpropagates exactly, and gradcheck passes on a composite",
+          "[autograd][gradcheck]") {
   auto x = leaf({0.5});
   Tensor<double> y = x;
   for (int i = 0; i < 2000; ++i) y = y * 1.0005 + 0.0;  // deep graph: the engine must not recurse

@@ -1,11 +1,11 @@
 // Graphs are freed after backward: a 10 000-step training-style loop keeps memory flat (resident set size
 // from /proc/self/statm, and the allocator's cache, measured after a warm-up), every step's graph nodes
 // die with their output (weak_ptr checks), and saved tensors are released by backward().
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <memory>
-#include <unistd.h>
 
 #include "hnn/tensor.hpp"
 
@@ -65,7 +65,8 @@ TEST_CASE("a 10 000-step loop of forward, backward and update keeps memory flat"
   const long rss_after = resident_bytes();
   const size_t cached_after = hnn::CpuCachingAllocator::instance().cached_bytes();
   INFO("RSS before " << rss_before << " after " << rss_after << " bytes");
-  if (!HNN_TEST_UNDER_ASAN) REQUIRE(rss_after - rss_before < 2L * 1024 * 1024);  // 200 bytes a step would show
+  if (!HNN_TEST_UNDER_ASAN)
+    REQUIRE(rss_after - rss_before < 2L * 1024 * 1024);  // 200 bytes a step would show
   REQUIRE(cached_after <= cached_before + 64 * 1024);
   REQUIRE(last < first);  // and it trained
 }

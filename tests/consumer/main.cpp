@@ -1,6 +1,5 @@
 // An outside program: proves <hnn/hnn.hpp> builds from elsewhere through hnn::hnn.
 #include <hnn/hnn.hpp>
-
 #include <iostream>
 
 int main() {

@@ -2,7 +2,6 @@
 // size bucket, the small-block and cache-limit bypasses, empty_cache) and include/hnn/core/random.hpp
 // (Generator determinism under a seed, manual_seed, the default generator, unbiased random_below).
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <cstdlib>
 #include <set>

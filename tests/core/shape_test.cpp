@@ -1,17 +1,16 @@
 // Tests of include/hnn/core/shape.hpp: Shape construction (braced list, std::vector, iterator range),
 // indexing, numel, printing, contiguous strides, checked_numel, wrap_dim, and broadcast_shapes under
 // PyTorch's rules (torch.broadcast_shapes gives the same results), with its error naming both shapes.
-#include <catch2/catch.hpp>
+#include "hnn/core/shape.hpp"
 
 #include <array>
+#include <catch2/catch.hpp>
 #include <limits>
 #include <stdexcept>
 #include <vector>
 
-#include "hnn/core/shape.hpp"
-
-using hnn::Shape;
 using Catch::Matchers::Contains;
+using hnn::Shape;
 
 TEST_CASE("Shape builds from a braced list, a vector and an iterator range", "[core]") {
   Shape a{2, 3, 4};
@@ -79,10 +78,18 @@ TEST_CASE("broadcast_shapes follows PyTorch's rules", "[core]") {
     Shape a, b, out;
   };
   const std::vector<Case> cases = {
-      {{2, 3}, {2, 3}, {2, 3}},       {{2, 3}, {3}, {2, 3}},          {{4, 1}, {1, 5}, {4, 5}},
-      {{2, 1, 4}, {3, 1}, {2, 3, 4}}, {{}, {2, 3}, {2, 3}},           {{2, 3}, {}, {2, 3}},
-      {{}, {}, {}},                   {{1}, {}, {1}},                 {{0, 1}, {1, 3}, {0, 3}},
-      {{5, 1, 1, 2}, {7, 1}, {5, 1, 7, 2}}, {{1, 1}, {1}, {1, 1}},    {{3, 0}, {1}, {3, 0}},
+      {{2, 3}, {2, 3}, {2, 3}},
+      {{2, 3}, {3}, {2, 3}},
+      {{4, 1}, {1, 5}, {4, 5}},
+      {{2, 1, 4}, {3, 1}, {2, 3, 4}},
+      {{}, {2, 3}, {2, 3}},
+      {{2, 3}, {}, {2, 3}},
+      {{}, {}, {}},
+      {{1}, {}, {1}},
+      {{0, 1}, {1, 3}, {0, 3}},
+      {{5, 1, 1, 2}, {7, 1}, {5, 1, 7, 2}},
+      {{1, 1}, {1}, {1, 1}},
+      {{3, 0}, {1}, {3, 0}},
   };
   for (const auto& c : cases) {
     INFO(c.a << " with " << c.b);

@@ -3,16 +3,15 @@
 // running statistics, gradients), device tensors (copies, fill, arithmetic, sums, accumulation), the
 // caching allocator and CUDA error messages. main() returns 77 (ctest: skipped) without a GPU.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
-
 #include <cuda_runtime_api.h>
 
+#include <catch2/catch.hpp>
+#include <cstring>
 #include <hnn/autograd/backward.hpp>
 #include <hnn/cuda.hpp>
 #include <hnn/nn/batchnorm.hpp>
 #include <hnn/nn/functional/batch_norm.hpp>
 #include <hnn/tensor.hpp>
-#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -42,9 +41,13 @@ hnn::Tensor<T, CPU> host(const hnn::Tensor<T, CUDA>& t) {
 nn::BatchNormOptions options_of(const hnn::test::ReferenceCase& c, int64_t C) {
   const auto& p = c.json()["params"];
   nn::BatchNormOptions opts(C);
-  opts.eps(p["eps"].get<double>()).affine(p["affine"].get<bool>()).track_running_stats(p["track"].get<bool>());
-  if (p["momentum"].is_null()) opts.momentum(std::nullopt);
-  else opts.momentum(p["momentum"].get<double>());
+  opts.eps(p["eps"].get<double>())
+      .affine(p["affine"].get<bool>())
+      .track_running_stats(p["track"].get<bool>());
+  if (p["momentum"].is_null())
+    opts.momentum(std::nullopt);
+  else
+    opts.momentum(p["momentum"].get<double>());
   return opts;
 }
 
@@ -75,7 +78,8 @@ void replay(const hnn::test::ReferenceCase& c) {
     REQUIRE(x.grad().defined());
     expect_close(host(x.grad()), c.tensor<double>("dx" + s), rtol, -1, "grad of x" + s);
     if (track) {
-      expect_close(host(bn.running_mean()), c.tensor<double>("running_mean" + s), rtol, -1, "running_mean " + s);
+      expect_close(host(bn.running_mean()), c.tensor<double>("running_mean" + s), rtol, -1,
+                   "running_mean " + s);
       expect_close(host(bn.running_var()), c.tensor<double>("running_var" + s), rtol, -1, "running_var " + s);
       CHECK(bn.num_batches_tracked() == c.tensor<int64_t>("num_batches_tracked" + s).item());
       CHECK(bn.running_mean().data() == running_mean_storage);
@@ -91,10 +95,14 @@ template <class T>
 void replay_any(const std::string& name) {
   auto c = refs().get(name);
   const std::string layout = name.substr(0, name.find('_'));
-  if (layout == "1d" || layout == "1dL" || name.find("offset1e3_1d") == 0) replay<nn::BatchNorm1d<T, CUDA>, T>(c);
-  else if (layout == "2d" || name.find("offset1e3_2d") == 0) replay<nn::BatchNorm2d<T, CUDA>, T>(c);
-  else if (layout == "3d") replay<nn::BatchNorm3d<T, CUDA>, T>(c);
-  else FAIL("unknown layout in case " << name);
+  if (layout == "1d" || layout == "1dL" || name.find("offset1e3_1d") == 0)
+    replay<nn::BatchNorm1d<T, CUDA>, T>(c);
+  else if (layout == "2d" || name.find("offset1e3_2d") == 0)
+    replay<nn::BatchNorm2d<T, CUDA>, T>(c);
+  else if (layout == "3d")
+    replay<nn::BatchNorm3d<T, CUDA>, T>(c);
+  else
+    FAIL("unknown layout in case " << name);
 }
 
 /// One training step, one eval step and backward on the CPU and on the device; everything compared.
@@ -133,7 +141,8 @@ void compare_cpu_cuda(const hnn::Shape& shape, double offset, uint64_t seed) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("CUDA BatchNorm matches the PyTorch fixtures", "[cuda][batchnorm][reference]", float, double) {
+TEMPLATE_TEST_CASE("CUDA BatchNorm matches the PyTorch fixtures", "[cuda][batchnorm][reference]", float,
+                   double) {
   auto names = refs().names();
   REQUIRE(names.size() >= 96);
   for (const auto& name : names) {
@@ -141,11 +150,12 @@ TEMPLATE_TEST_CASE("CUDA BatchNorm matches the PyTorch fixtures", "[cuda][batchn
   }
 }
 
-TEMPLATE_TEST_CASE("CUDA batch norm agrees with the CPU kernels on many shapes", "[cuda][batchnorm]", float, double) {
+TEMPLATE_TEST_CASE("CUDA batch norm agrees with the CPU kernels on many shapes", "[cuda][batchnorm]", float,
+                   double) {
   // (N,C), (N,C,L) with short and long L, (N,C,H,W) with S % 4 == 0 (vector loads) and odd S,
   // (N,C,D,H,W), small C (split over many blocks), large offsets (Welford precision).
-  const std::vector<hnn::Shape> shapes = {{2, 3},         {16, 5},         {256, 1024},     {64, 3, 7},
-                                          {8, 4, 40},     {4, 6, 24, 24},  {3, 2, 7, 9},    {2, 5, 3, 4, 5},
+  const std::vector<hnn::Shape> shapes = {{2, 3},          {16, 5},        {256, 1024},     {64, 3, 7},
+                                          {8, 4, 40},      {4, 6, 24, 24}, {3, 2, 7, 9},    {2, 5, 3, 4, 5},
                                           {32, 1, 64, 64}, {1, 3, 33, 1},  {128, 16, 8, 8}, {512, 7}};
   uint64_t seed = 1;
   for (const auto& shape : shapes) {

@@ -1,14 +1,12 @@
 // hnn::data::CIFAR10 on tiny binary batches the test writes: layout (3, 32, 32) in [0, 1], file order
 // across the five training batches, the cifar-10-batches-bin subfolder, and malformed files.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <hnn/data/cifar10.hpp>
 #include <string>
 #include <vector>
-
-#include <hnn/data/cifar10.hpp>
 
 namespace fs = std::filesystem;
 using hnn::data::CIFAR10;
@@ -85,8 +83,9 @@ TEST_CASE("CIFAR10 rejects missing and malformed batches", "[data][cifar10]") {
   auto truncated = batch_bytes(0, 3);
   truncated.erase(truncated.end() - 100, truncated.end());
   write(root / "test_batch.bin", truncated);
-  CHECK_THAT(load_error(root, false), Catch::Contains("test_batch.bin: truncated record at byte offset 6146") &&
-                                          Catch::Contains("not a multiple of the 3073-byte record"));
+  CHECK_THAT(load_error(root, false),
+             Catch::Contains("test_batch.bin: truncated record at byte offset 6146") &&
+                 Catch::Contains("not a multiple of the 3073-byte record"));
   write(root / "test_batch.bin", {});
   CHECK_THAT(load_error(root, false), Catch::Contains("empty file"));
   auto bad_label = batch_bytes(0, 3);

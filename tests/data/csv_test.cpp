@@ -3,16 +3,14 @@
 // quoting, and the errors: empty file, ragged rows, non-numeric cells, unknown label column; labels found
 // by fuzzing (tests/fuzz/regressions/csv): past int64, NaN.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <hnn/data/csv.hpp>
 #include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <hnn/data/csv.hpp>
 
 namespace fs = std::filesystem;
 using hnn::data::CSVDataset;
@@ -45,8 +43,9 @@ std::string error_of(const std::string& path, const CSVOptions& options = CSVOpt
 }  // namespace
 
 TEST_CASE("CSVDataset with a header and string labels encodes them like LabelEncoder", "[data][csv]") {
-  const auto path = write_csv("header", "f1,f2,f3,species\n1.5,2,3,virginica\n4,5e-1,-6,setosa\n"
-                                        "7,8,9,versicolor\n\n-1,+2,0.25,setosa\n");
+  const auto path = write_csv("header",
+                              "f1,f2,f3,species\n1.5,2,3,virginica\n4,5e-1,-6,setosa\n"
+                              "7,8,9,versicolor\n\n-1,+2,0.25,setosa\n");
   CSVDataset dataset(path);
   CHECK(dataset.has_header());
   REQUIRE(dataset.size() == 4);
@@ -126,10 +125,14 @@ TEST_CASE("CSVDataset reports malformed files with line and column", "[data][csv
   CHECK_THROWS_AS(Default(good, CSVOptions().label_column("target")), std::invalid_argument);
   CHECK_THAT(error_of<Default>(good, CSVOptions().label_column(3)), Catch::Contains("label column index 3"));
   CHECK_THAT(error_of<Default>(good, CSVOptions().label_column(-4)), Catch::Contains("out of range"));
-  CHECK_THAT(error_of<Default>(good, CSVOptions().header(false).label_column("a")), Catch::Contains("header(false)"));
-  CHECK_THAT(error_of<Default>(write_csv("fraction", "1,0.5\n2,1.5\n")), Catch::Contains("not an integer class"));
-  CHECK_THAT(error_of<Default>(write_csv("quote", "1,\"open\n")), Catch::Contains("unterminated quoted field"));
-  CHECK_THAT(error_of<Default>(write_csv("one_column", "label\n1\n")), Catch::Contains("at least one feature"));
+  CHECK_THAT(error_of<Default>(good, CSVOptions().header(false).label_column("a")),
+             Catch::Contains("header(false)"));
+  CHECK_THAT(error_of<Default>(write_csv("fraction", "1,0.5\n2,1.5\n")),
+             Catch::Contains("not an integer class"));
+  CHECK_THAT(error_of<Default>(write_csv("quote", "1,\"open\n")),
+             Catch::Contains("unterminated quoted field"));
+  CHECK_THAT(error_of<Default>(write_csv("one_column", "label\n1\n")),
+             Catch::Contains("at least one feature"));
   CHECK_THROWS_AS(Default(fs::current_path().string() + "/csv_test_does_not_exist.csv"), std::runtime_error);
 }
 

@@ -1,12 +1,13 @@
 // hnn::data::TensorDataset, Subset and DataLoader: index order without shuffle, every sample exactly once
 // per epoch with shuffle, reproducible by seed, a new permutation each epoch, drop_last, early break,
 // destruction mid-epoch, exceptions from the prefetch thread, a sampler.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
+#include <hnn/data/dataloader.hpp>
+#include <hnn/data/tensor_dataset.hpp>
 #include <memory>
 #include <numeric>
 #include <span>
@@ -14,9 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <hnn/data/dataloader.hpp>
-#include <hnn/data/tensor_dataset.hpp>
 
 using hnn::data::DataLoader;
 using hnn::data::DataLoaderOptions;
@@ -68,7 +66,8 @@ class FailingDataset : public hnn::data::Dataset<float, int64_t> {
   hnn::data::Example<float, int64_t> get_batch(std::span<const int64_t> indices) const override {
     ++calls;
     for (int64_t i : indices)
-      if (i == bad_index_) throw std::runtime_error("FailingDataset: cannot read sample " + std::to_string(i));
+      if (i == bad_index_)
+        throw std::runtime_error("FailingDataset: cannot read sample " + std::to_string(i));
     return inner_.get_batch(indices);
   }
   mutable std::atomic<int> calls{0};
@@ -96,7 +95,8 @@ TEST_CASE("TensorDataset returns rows and checks its inputs", "[data][loader]") 
   CHECK_THROWS_WITH(TensorDataset(hnn::zeros<float>({4, 2}), hnn::zeros<int64_t>({3})),
                     Catch::Contains("size mismatch") && Catch::Contains("4") && Catch::Contains("3"));
   // The default get_batch (stacking get()) and Dataset::stack agree with the gather.
-  const auto stacked = hnn::data::Dataset<float, int64_t>::stack({dataset.get(4), dataset.get(0), dataset.get(4)});
+  const auto stacked =
+      hnn::data::Dataset<float, int64_t>::stack({dataset.get(4), dataset.get(0), dataset.get(4)});
   CHECK(stacked.data.to_vector() == batch.data.to_vector());
   CHECK(stacked.target.to_vector() == batch.target.to_vector());
 }
@@ -147,7 +147,8 @@ TEST_CASE("drop_last drops the short final batch", "[data][loader]") {
   CHECK(epoch(too_big).empty());
 }
 
-TEST_CASE("A shuffled DataLoader covers every sample once per epoch, reproducibly by seed", "[data][loader]") {
+TEST_CASE("A shuffled DataLoader covers every sample once per epoch, reproducibly by seed",
+          "[data][loader]") {
   auto dataset = numbered(103);
   auto options = DataLoaderOptions().batch_size(16).shuffle(true).seed(42);
   DataLoader a(dataset, options), b(dataset, options);
@@ -195,7 +196,8 @@ TEST_CASE("Breaking out of the loop early and destroying a loader mid-epoch join
   }
   // An iterator held past its loop, then the loader and the iterator both go away mid-epoch.
   {
-    auto owning = std::make_unique<DataLoader<float, int64_t>>(numbered(100), DataLoaderOptions().batch_size(3));
+    auto owning =
+        std::make_unique<DataLoader<float, int64_t>>(numbered(100), DataLoaderOptions().batch_size(3));
     auto it = owning->begin();
     ++it;
     CHECK(it->target.to_vector() == std::vector<int64_t>{3, 4, 5});
@@ -233,7 +235,8 @@ TEST_CASE("The loader prefetches at most `prefetch` batches ahead", "[data][load
   DataLoader loader(dataset, DataLoaderOptions().batch_size(4).prefetch(2));
   {
     auto it = loader.begin();  // batch 0 in hand, at most 2 more assembled
-    for (int spin = 0; spin < 200 && dataset.calls.load() < 3; ++spin) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int spin = 0; spin < 200 && dataset.calls.load() < 3; ++spin)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     CHECK(dataset.calls.load() <= 3);
   }

@@ -2,18 +2,16 @@
 // defined), plus every malformed-file case: bad magic, truncated header and data, trailing data,
 // label/image count mismatch, dimensions that overflow, a header claiming 2^31 images, bad gzip,
 // and the inputs the fuzzer found (tests/fuzz/regressions/mnist).
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <hnn/data/dataloader.hpp>
+#include <hnn/data/mnist.hpp>
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <hnn/data/dataloader.hpp>
-#include <hnn/data/mnist.hpp>
 
 #ifdef HNN_WITH_ZLIB
 #include <zlib.h>
@@ -34,7 +32,8 @@ std::vector<unsigned char> idx_images(uint32_t n, uint32_t rows, uint32_t cols) 
   put_be32(bytes, n);
   put_be32(bytes, rows);
   put_be32(bytes, cols);
-  for (uint32_t i = 0; i < n * rows * cols; ++i) bytes.push_back(static_cast<unsigned char>((i * 7 + 3) % 256));
+  for (uint32_t i = 0; i < n * rows * cols; ++i)
+    bytes.push_back(static_cast<unsigned char>((i * 7 + 3) % 256));
   return bytes;
 }
 
@@ -89,7 +88,8 @@ void check_samples(const MNIST<>& dataset, uint32_t n, uint32_t rows, uint32_t c
     const auto values = example.data.to_vector();
     for (size_t p = 0; p < values.size(); ++p) {
       // torchvision's ToTensor: byte / 255 in float.
-      const float expected = static_cast<float>(images[16 + static_cast<size_t>(i) * rows * cols + p]) / 255.0f;
+      const float expected =
+          static_cast<float>(images[16 + static_cast<size_t>(i) * rows * cols + p]) / 255.0f;
       REQUIRE(values[p] == expected);
     }
   }
@@ -157,18 +157,21 @@ TEST_CASE("MNIST reads gzip-compressed IDX files or explains why it cannot", "[d
     write(root / "train-images-idx3-ubyte.gz", corrupt);
     const auto message = load_error(root);
     CHECK_THAT(message, Catch::Contains("train-images-idx3-ubyte.gz") && Catch::Contains("gzip"));
-    write(root / "train-images-idx3-ubyte.gz", std::vector<unsigned char>(gz.begin(), gz.begin() + gz.size() / 2));
+    write(root / "train-images-idx3-ubyte.gz",
+          std::vector<unsigned char>(gz.begin(), gz.begin() + gz.size() / 2));
     CHECK_THAT(load_error(root), Catch::Contains("truncated gzip data"));
   }
 #else
   write(root / "train-images-idx3-ubyte.gz", idx_images(6, 28, 28));
   write(root / "train-labels-idx1-ubyte", idx_labels(6));
-  CHECK_THAT(load_error(root), Catch::Contains("train-images-idx3-ubyte.gz") && Catch::Contains("HNN_WITH_ZLIB"));
+  CHECK_THAT(load_error(root),
+             Catch::Contains("train-images-idx3-ubyte.gz") && Catch::Contains("HNN_WITH_ZLIB"));
 #endif
 }
 
 #ifdef HNN_WITH_ZLIB
-TEST_CASE("gunzip: outputs many times its scratch buffer, several members, lying size trailers", "[data][mnist]") {
+TEST_CASE("gunzip: outputs many times its scratch buffer, several members, lying size trailers",
+          "[data][mnist]") {
   using hnn::data::detail::gunzip;
   const auto root = fresh_dir("gunzip");
   const auto read_bytes = [](const fs::path& path) {
@@ -197,7 +200,8 @@ TEST_CASE("gunzip: outputs many times its scratch buffer, several members, lying
     auto lying = gz;
     for (int i = 0; i < 4; ++i) lying[lying.size() - 4 + i] = static_cast<unsigned char>(isize >> (8 * i));
     // zlib checks ISIZE against the data: a wrong one is a corrupt member, reported with its offset.
-    CHECK_THROWS_WITH(gunzip(lying, "lying.gz"), Catch::Contains("lying.gz") && Catch::Contains("byte offset"));
+    CHECK_THROWS_WITH(gunzip(lying, "lying.gz"),
+                      Catch::Contains("lying.gz") && Catch::Contains("byte offset"));
   }
 
   // Cut anywhere, including at a 64 KiB output boundary, the stream is reported truncated, never returned.
@@ -222,8 +226,9 @@ TEST_CASE("MNIST rejects malformed IDX files with the file and byte offset", "[d
 
   SECTION("truncated image data") {
     write(images_path, std::vector<unsigned char>(good.begin(), good.begin() + 100));
-    CHECK_THAT(load_error(root), Catch::Contains("train-images-idx3-ubyte: truncated image data at byte offset 16: "
-                                                 "header declares 10 images of 28x28 (7840 bytes), file has 84"));
+    CHECK_THAT(load_error(root),
+               Catch::Contains("train-images-idx3-ubyte: truncated image data at byte offset 16: "
+                               "header declares 10 images of 28x28 (7840 bytes), file has 84"));
   }
   SECTION("bad magic number") {
     auto bad = good;
@@ -252,16 +257,17 @@ TEST_CASE("MNIST rejects malformed IDX files with the file and byte offset", "[d
   SECTION("label/image count mismatch") {
     write(images_path, good);
     write(root / "train-labels-idx1-ubyte", idx_labels(9));
-    CHECK_THAT(load_error(root), Catch::Contains("label/image count mismatch") && Catch::Contains("9 labels") &&
-                                     Catch::Contains("10 images"));
+    CHECK_THAT(load_error(root), Catch::Contains("label/image count mismatch") &&
+                                     Catch::Contains("9 labels") && Catch::Contains("10 images"));
   }
   SECTION("truncated labels") {
     write(images_path, good);
     auto labels = idx_labels(10);
     labels.resize(12);
     write(root / "train-labels-idx1-ubyte", labels);
-    CHECK_THAT(load_error(root), Catch::Contains("train-labels-idx1-ubyte: truncated label data at byte offset 8: "
-                                                 "header declares 10 labels (10 bytes), file has 4"));
+    CHECK_THAT(load_error(root),
+               Catch::Contains("train-labels-idx1-ubyte: truncated label data at byte offset 8: "
+                               "header declares 10 labels (10 bytes), file has 4"));
   }
   SECTION("a header claiming 2^31 images in a 1 KB file throws before allocating") {
     std::vector<unsigned char> huge;

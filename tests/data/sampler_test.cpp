@@ -1,15 +1,13 @@
 // hnn::data::DistributedSampler: PyTorch's sizes (padding by repetition, drop_last), rank striding, one
 // permutation per (seed, epoch) shared by every rank, and use through DataLoader(dataset, options, sampler).
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
-#include <numeric>
-#include <vector>
-
 #include <hnn/data/dataloader.hpp>
 #include <hnn/data/sampler.hpp>
 #include <hnn/data/tensor_dataset.hpp>
+#include <numeric>
+#include <vector>
 
 using hnn::data::DistributedSampler;
 
@@ -59,7 +57,8 @@ TEST_CASE("DistributedSampler with drop_last gives floor(size / replicas) per ra
   CHECK(even.indices() == std::vector<int64_t>{1, 5, 9});
 }
 
-TEST_CASE("DistributedSampler shuffles with one permutation per (seed, epoch) on every rank", "[data][sampler]") {
+TEST_CASE("DistributedSampler shuffles with one permutation per (seed, epoch) on every rank",
+          "[data][sampler]") {
   const int64_t size = 23, replicas = 3;
   std::vector<int64_t> identity(size);
   std::iota(identity.begin(), identity.end(), int64_t(0));
@@ -84,14 +83,16 @@ TEST_CASE("DistributedSampler shuffles with one permutation per (seed, epoch) on
 }
 
 TEST_CASE("DistributedSampler validates its arguments", "[data][sampler]") {
-  CHECK_THROWS_WITH(DistributedSampler(10, 2, 2), Catch::Contains("invalid rank 2") && Catch::Contains("[0, 1]"));
+  CHECK_THROWS_WITH(DistributedSampler(10, 2, 2),
+                    Catch::Contains("invalid rank 2") && Catch::Contains("[0, 1]"));
   CHECK_THROWS_AS(DistributedSampler(10, 0, 0), std::invalid_argument);
   CHECK_THROWS_AS(DistributedSampler(-1, 2, 0), std::invalid_argument);
   DistributedSampler empty(0, 2, 1);
   CHECK(empty.indices().empty());
 }
 
-TEST_CASE("DataLoader(dataset, options, sampler) reads the rank's share and follows set_epoch", "[data][sampler]") {
+TEST_CASE("DataLoader(dataset, options, sampler) reads the rank's share and follows set_epoch",
+          "[data][sampler]") {
   std::vector<int64_t> targets(11);
   std::iota(targets.begin(), targets.end(), int64_t(0));
   hnn::data::TensorDataset dataset(hnn::zeros<float>({11, 2}), hnn::tensor<int64_t>(targets, {11}));

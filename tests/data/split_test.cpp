@@ -1,17 +1,15 @@
 // hnn::data::random_split (sizes, fractions, disjointness, reproducibility) and KFold / StratifiedKFold,
 // whose unshuffled folds equal scikit-learn's (fixture tests/references/kfold.json from
 // tools/references/kfold.py) and whose shuffled folds are deterministic by seed.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
+#include <hnn/data/split.hpp>
+#include <hnn/data/tensor_dataset.hpp>
 #include <map>
 #include <numeric>
 #include <set>
 #include <vector>
-
-#include <hnn/data/split.hpp>
-#include <hnn/data/tensor_dataset.hpp>
 
 #include "reference.hpp"
 

@@ -1,14 +1,12 @@
 // hnn::data::transforms (ScaleToUnit, Normalize, Flatten, Compose) on samples and batches, and MapDataset
 // applying them to a dataset through the DataLoader's batch path.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
-#include <numeric>
-#include <vector>
-
 #include <hnn/data/dataloader.hpp>
 #include <hnn/data/tensor_dataset.hpp>
 #include <hnn/data/transforms.hpp>
+#include <numeric>
+#include <vector>
 
 namespace transforms = hnn::data::transforms;
 
@@ -47,7 +45,8 @@ TEST_CASE("Normalize subtracts the mean and divides by the std per channel", "[d
   const auto batch = pixels(3);
   const auto batched = normalize.apply_batch(batch);
   REQUIRE(batched.shape() == batch.shape());
-  for (int64_t b = 0; b < 3; ++b) CHECK(batched.select(0, b).to_vector() == normalize(batch.select(0, b)).to_vector());
+  for (int64_t b = 0; b < 3; ++b)
+    CHECK(batched.select(0, b).to_vector() == normalize(batch.select(0, b)).to_vector());
   // A strided (non-contiguous) input gives the same numbers.
   const auto transposed = batch.transpose(2, 3).contiguous().transpose(2, 3);
   CHECK(normalize.apply_batch(transposed).to_vector() == batched.to_vector());
@@ -56,7 +55,8 @@ TEST_CASE("Normalize subtracts the mean and divides by the std per channel", "[d
   const auto d = single(hnn::tensor<double>({0.0, 1.0, 0.75}, {3, 1})).to_vector();
   CHECK(d == std::vector<double>{-2.0, 2.0, 1.0});
 
-  CHECK_THROWS_WITH(normalize(hnn::zeros<float>({3, 2})), Catch::Contains("2 channels") && Catch::Contains("has 3"));
+  CHECK_THROWS_WITH(normalize(hnn::zeros<float>({3, 2})),
+                    Catch::Contains("2 channels") && Catch::Contains("has 3"));
   CHECK_THROWS_WITH(transforms::Normalize({0.0}, {0.0}), Catch::Contains("std evaluated to zero"));
   CHECK_THROWS_AS(transforms::Normalize({0.0, 1.0}, {1.0}), std::invalid_argument);
   CHECK_THROWS_AS(normalize.apply_batch(hnn::zeros<float>({2})), std::invalid_argument);
@@ -69,11 +69,12 @@ TEST_CASE("Flatten and Compose", "[data][transforms]") {
   CHECK(flat.shape() == hnn::Shape{2, 12});
   CHECK(flat.to_vector() == batch.to_vector());
 
-  const transforms::Compose compose(transforms::ScaleToUnit(10), transforms::Normalize({0.5, 0.5}, {0.5, 0.5}),
-                                    transforms::Flatten());
+  const transforms::Compose compose(transforms::ScaleToUnit(10),
+                                    transforms::Normalize({0.5, 0.5}, {0.5, 0.5}), transforms::Flatten());
   const auto composed = compose.apply_batch(batch);
-  const auto by_hand = transforms::Flatten().apply_batch(
-      transforms::Normalize({0.5, 0.5}, {0.5, 0.5}).apply_batch(transforms::ScaleToUnit(10).apply_batch(batch)));
+  const auto by_hand =
+      transforms::Flatten().apply_batch(transforms::Normalize({0.5, 0.5}, {0.5, 0.5})
+                                            .apply_batch(transforms::ScaleToUnit(10).apply_batch(batch)));
   CHECK(composed.shape() == hnn::Shape{2, 12});
   CHECK(composed.to_vector() == by_hand.to_vector());
   CHECK(compose(batch.select(0, 0)).shape() == hnn::Shape{12});

@@ -4,9 +4,8 @@
 // mode "run_or_abort": the exception escapes a function run by hnn::distributed::run_or_abort.
 // Driven by expect_abort.cmake, which checks the exit status, the message and the time taken.
 #include <cstring>
-#include <stdexcept>
-
 #include <hnn/distributed/process_group.hpp>
+#include <stdexcept>
 
 int main(int argc, char** argv) {
   hnn::distributed::init_process_group();

@@ -3,7 +3,6 @@
 // BatchNorm, one process averaging the per-rank losses (what PyTorch's DDP computes); rank 0's
 // parameters win at construction; no_sync() accumulates locally; mismatched models fail on every rank.
 #include <catch2/catch.hpp>
-
 #include <hnn/distributed/process_group.hpp>
 #include <hnn/nn/activation.hpp>
 #include <hnn/nn/batchnorm.hpp>
@@ -18,8 +17,8 @@
 #include <hnn/optim/sgd.hpp>
 #include <hnn/tensor.hpp>
 
-#include "distributed_support.hpp"
 #include "../support/lenet_bn.hpp"
+#include "distributed_support.hpp"
 
 using namespace hnn;
 
@@ -30,8 +29,9 @@ constexpr int64_t per_rank = 32;
 /// Step s's global batch (the same on every rank): images (32 W, 1, 28, 28) and labels.
 std::pair<Tensor<float>, Tensor<int64_t>> global_batch(int step, int world) {
   const int64_t n = per_rank * world;
-  auto x = tensor<float>(test::seeded_values<float>(100 + static_cast<uint64_t>(step), static_cast<size_t>(n * 784), 0.5, 1.0),
-                         Shape{n, 1, 28, 28});
+  auto x = tensor<float>(
+      test::seeded_values<float>(100 + static_cast<uint64_t>(step), static_cast<size_t>(n * 784), 0.5, 1.0),
+      Shape{n, 1, 28, 28});
   std::vector<int64_t> labels(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = (i * 7 + step * 3) % 10;
   return {x, tensor<int64_t>(labels, Shape{n})};
@@ -43,10 +43,12 @@ void perturb(nn::Module<float>& m, float by) {
   for (auto& p : m.parameters()) p.copy_(p + full<float>(p.shape(), by));
 }
 
-void compare_models(nn::Module<float>& actual, nn::Module<float>& expected, double rtol, const std::string& what) {
+void compare_models(nn::Module<float>& actual, nn::Module<float>& expected, double rtol,
+                    const std::string& what) {
   const auto a = actual.named_parameters(), e = expected.named_parameters();
   REQUIRE(a.size() == e.size());
-  for (size_t i = 0; i < a.size(); ++i) HNN_CHECK_CLOSE(a[i].second, e[i].second, rtol, what << " " << a[i].first);
+  for (size_t i = 0; i < a.size(); ++i)
+    HNN_CHECK_CLOSE(a[i].second, e[i].second, rtol, what << " " << a[i].first);
 }
 
 }  // namespace
@@ -114,7 +116,8 @@ TEST_CASE("DDP with SyncBatchNorm on W x 32 samples equals one process on the 32
   const auto bufs = model.named_buffers(), ref_bufs = reference.named_buffers();
   REQUIRE(bufs.size() == ref_bufs.size());
   for (size_t i = 0; i < bufs.size(); ++i)
-    HNN_CHECK_CLOSE(bufs[i].second.to<double>(), ref_bufs[i].second.to<double>(), 1e-5, "buffer " << bufs[i].first);
+    HNN_CHECK_CLOSE(bufs[i].second.to<double>(), ref_bufs[i].second.to<double>(), 1e-5,
+                    "buffer " << bufs[i].first);
 }
 
 TEST_CASE("DDP with per-rank BatchNorm averages the per-rank losses' gradients, as PyTorch's DDP",
@@ -145,14 +148,16 @@ TEST_CASE("DDP with per-rank BatchNorm averages the per-rank losses' gradients, 
     opt_ref.step();
 
     opt_ddp.zero_grad();
-    loss_fn(ddp(x.narrow(0, rank * per_rank, per_rank).contiguous()), y.narrow(0, rank * per_rank, per_rank).contiguous())
+    loss_fn(ddp(x.narrow(0, rank * per_rank, per_rank).contiguous()),
+            y.narrow(0, rank * per_rank, per_rank).contiguous())
         .backward();
     opt_ddp.step();
   }
   compare_models(model, reference, 1e-5, "after 10 steps");
 }
 
-TEST_CASE("DDP no_sync accumulates local gradients; the next backward averages the sum", "[distributed][ddp]") {
+TEST_CASE("DDP no_sync accumulates local gradients; the next backward averages the sum",
+          "[distributed][ddp]") {
   test::ensure_mpi();
   const int rank = distributed::get_rank();
   manual_seed(2);
@@ -161,12 +166,14 @@ TEST_CASE("DDP no_sync accumulates local gradients; the next backward averages t
     NoGradGuard guard;
     for (auto& p : model.parameters()) p.copy_(p * full<double>(p.shape(), 3.0));
   }
-  nn::parallel::DistributedDataParallel ddp(model, {.bucket_cap_mb = 1e-4});  // 13 doubles: one bucket per tensor
+  nn::parallel::DistributedDataParallel ddp(model,
+                                            {.bucket_cap_mb = 1e-4});  // 13 doubles: one bucket per tensor
   CHECK(ddp.num_buckets() == 4);
   auto plain_ptr = model.clone();  // after the broadcast: the same parameters, no hooks
   auto& plain = *plain_ptr;
   auto batch = [&](int k) {
-    return tensor<double>(test::seeded_values<double>(static_cast<uint64_t>(10 * rank + k), 4 * 6), Shape{4, 6});
+    return tensor<double>(test::seeded_values<double>(static_cast<uint64_t>(10 * rank + k), 4 * 6),
+                          Shape{4, 6});
   };
   {
     auto guard = ddp.no_sync();
@@ -174,7 +181,8 @@ TEST_CASE("DDP no_sync accumulates local gradients; the next backward averages t
   }
   plain(batch(0)).sum().backward();
   const auto p_ddp = model.parameters(), p_plain = plain.parameters();
-  for (size_t i = 0; i < p_ddp.size(); ++i) HNN_CHECK_CLOSE(p_ddp[i].grad(), p_plain[i].grad(), 1e-14, "local grad " << i);
+  for (size_t i = 0; i < p_ddp.size(); ++i)
+    HNN_CHECK_CLOSE(p_ddp[i].grad(), p_plain[i].grad(), 1e-14, "local grad " << i);
 
   ddp(batch(1)).sum().backward();
   plain(batch(1)).sum().backward();
@@ -196,7 +204,7 @@ TEST_CASE("DDP refuses models that differ across ranks, naming the first mismatc
   } catch (const std::invalid_argument& e) {
     // Every rank reports the lowest mismatching rank's first difference.
     CHECK_THAT(e.what(), Catch::Contains("DistributedDataParallel") && Catch::Contains("'1.weight'") &&
-                             Catch::Contains("rank " + std::to_string(world - 1)) && Catch::Contains("[1, 3]") &&
-                             Catch::Contains("[2, 3]"));
+                             Catch::Contains("rank " + std::to_string(world - 1)) &&
+                             Catch::Contains("[1, 3]") && Catch::Contains("[2, 3]"));
   }
 }

@@ -4,15 +4,13 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
+#include <hnn/distributed/process_group.hpp>
+#include <hnn/tensor.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <hnn/distributed/process_group.hpp>
-#include <hnn/tensor.hpp>
 
 namespace hnn::test {
 
@@ -59,9 +57,9 @@ std::vector<T> seeded_values(uint64_t seed, size_t n, double offset = 0.0, doubl
 }  // namespace hnn::test
 
 /// CHECKs that two tensors agree, naming what is compared and the rank.
-#define HNN_CHECK_CLOSE(actual, expected, rtol, what)                                              \
-  do {                                                                                             \
-    const std::string hnn_mismatch_ = ::hnn::test::mismatch((actual), (expected), (rtol));         \
-    INFO("rank " << ::hnn::distributed::get_rank() << ", " << what << ": " << hnn_mismatch_);      \
-    CHECK(hnn_mismatch_.empty());                                                                  \
+#define HNN_CHECK_CLOSE(actual, expected, rtol, what)                                         \
+  do {                                                                                        \
+    const std::string hnn_mismatch_ = ::hnn::test::mismatch((actual), (expected), (rtol));    \
+    INFO("rank " << ::hnn::distributed::get_rank() << ", " << what << ": " << hnn_mismatch_); \
+    CHECK(hnn_mismatch_.empty());                                                             \
   } while (0)

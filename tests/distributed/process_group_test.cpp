@@ -3,7 +3,6 @@
 // the non-blocking Work handle, and bad arguments. Expected values are computed from the formula each
 // rank used to fill its tensor.
 #include <catch2/catch.hpp>
-
 #include <hnn/distributed/process_group.hpp>
 #include <hnn/tensor.hpp>
 
@@ -40,13 +39,21 @@ void check_all_reduce(int64_t n) {
       }
       T e{};
       switch (op) {
-        case distributed::ReduceOp::SUM: e = static_cast<T>(sum); break;
-        case distributed::ReduceOp::AVG:
-          if constexpr (std::is_floating_point_v<T>) e = static_cast<T>(sum) * (T(1) / static_cast<T>(world));
-          else e = static_cast<T>(sum) / world;
+        case distributed::ReduceOp::SUM:
+          e = static_cast<T>(sum);
           break;
-        case distributed::ReduceOp::MAX: e = static_cast<T>(mx); break;
-        case distributed::ReduceOp::MIN: e = static_cast<T>(mn); break;
+        case distributed::ReduceOp::AVG:
+          if constexpr (std::is_floating_point_v<T>)
+            e = static_cast<T>(sum) * (T(1) / static_cast<T>(world));
+          else
+            e = static_cast<T>(sum) / world;
+          break;
+        case distributed::ReduceOp::MAX:
+          e = static_cast<T>(mx);
+          break;
+        case distributed::ReduceOp::MIN:
+          e = static_cast<T>(mn);
+          break;
       }
       expected[static_cast<size_t>(i)] = e;
     }
@@ -85,7 +92,8 @@ TEST_CASE("rank and world size are consistent on every rank", "[distributed]") {
   CHECK(distributed::get_world_size() == world);
 }
 
-TEMPLATE_TEST_CASE("all_reduce and broadcast on sizes 0, 1 and 2^20 + 3", "[distributed]", float, double, int64_t) {
+TEMPLATE_TEST_CASE("all_reduce and broadcast on sizes 0, 1 and 2^20 + 3", "[distributed]", float, double,
+                   int64_t) {
   test::ensure_mpi();
   for (int64_t n : {int64_t{0}, int64_t{1}, (int64_t{1} << 20) + 3}) {
     check_all_reduce<TestType>(n);
@@ -131,7 +139,8 @@ TEST_CASE("Work::iallreduce completes in the background and matches all_reduce",
   CHECK(work.test());
   distributed::all_reduce(b, distributed::ReduceOp::SUM);
   CHECK(a.to_vector() == b.to_vector());
-  CHECK_THROWS_AS(distributed::Work::iallreduce(a.data(), 1, distributed::ReduceOp::AVG), std::invalid_argument);
+  CHECK_THROWS_AS(distributed::Work::iallreduce(a.data(), 1, distributed::ReduceOp::AVG),
+                  std::invalid_argument);
 }
 
 TEST_CASE("bad arguments throw on every rank with the function and the value named", "[distributed]") {

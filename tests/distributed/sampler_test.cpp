@@ -2,13 +2,11 @@
 // PyTorch's (tests/references/sampler.json); with shuffle, the lists the actual ranks compute (gathered
 // over MPI) come from one permutation per (seed, epoch) shared by all ranks: a disjoint cover of the
 // dataset plus PyTorch's padding, a different order each epoch.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
-#include <set>
-
+#include <catch2/catch.hpp>
 #include <hnn/data/sampler.hpp>
 #include <hnn/distributed/process_group.hpp>
+#include <set>
 
 #include "distributed_support.hpp"
 #include "reference.hpp"
@@ -18,7 +16,8 @@ using namespace hnn;
 namespace {
 
 /// Every rank's index list for this (size, shuffle, seed, epoch, drop_last), rank after rank.
-std::vector<std::vector<int64_t>> gather_lists(int64_t size, bool shuffle, uint64_t seed, int64_t epoch, bool drop_last) {
+std::vector<std::vector<int64_t>> gather_lists(int64_t size, bool shuffle, uint64_t seed, int64_t epoch,
+                                               bool drop_last) {
   const int rank = distributed::get_rank(), world = distributed::get_world_size();
   data::DistributedSampler sampler(size, world, rank, shuffle, seed, drop_last);
   sampler.set_epoch(epoch);
@@ -74,7 +73,8 @@ TEST_CASE("DistributedSampler with shuffle: one permutation on every rank, a dis
       CHECK(distinct.size() == kept);  // no index twice before the padding
       if (!drop_last) {
         CHECK(static_cast<int64_t>(distinct.size()) == size);  // every index read
-        for (size_t i = kept; i < merged.size(); ++i) CHECK(merged[i] == merged[i - kept]);  // padding repeats the start
+        for (size_t i = kept; i < merged.size(); ++i)
+          CHECK(merged[i] == merged[i - kept]);  // padding repeats the start
       }
       for (int64_t v : merged) CHECK((v >= 0 && v < size));
     }

@@ -5,9 +5,6 @@
 // (the rank's slice), and weight/bias grads summed over ranks equal BatchNorm's. Also: repr,
 // state-dict keys, convert_sync_batchnorm, eval = BatchNorm, bad input.
 #include <catch2/catch.hpp>
-
-#include <optional>
-
 #include <hnn/distributed/process_group.hpp>
 #include <hnn/nn/activation.hpp>
 #include <hnn/nn/batchnorm.hpp>
@@ -15,6 +12,7 @@
 #include <hnn/nn/sequential.hpp>
 #include <hnn/nn/sync_batchnorm.hpp>
 #include <hnn/tensor.hpp>
+#include <optional>
 
 #include "distributed_support.hpp"
 
@@ -106,8 +104,8 @@ void compare_with_batch_norm(const Shape& sample_shape, std::optional<double> mo
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("SyncBatchNorm equals BatchNorm on the concatenated batch", "[distributed][sync_batchnorm]", float,
-                   double) {
+TEMPLATE_TEST_CASE("SyncBatchNorm equals BatchNorm on the concatenated batch",
+                   "[distributed][sync_batchnorm]", float, double) {
   test::ensure_mpi();
   for (std::optional<double> momentum : {std::optional<double>(0.1), std::optional<double>()})
     for (bool affine : {true, false}) {
@@ -136,7 +134,8 @@ TEST_CASE("SyncBatchNorm statistics are stable for a large mean in float", "[dis
     for (size_t i = static_cast<size_t>(c); i < all.size(); i += 2) mean += all[i];
     mean /= n;
     for (size_t i = static_cast<size_t>(c); i < all.size(); i += 2) m2 += (all[i] - mean) * (all[i] - mean);
-    CHECK(sync.running_var().to_vector()[static_cast<size_t>(c)] == Approx(0.9 + 0.1 * m2 / (n - 1)).epsilon(1e-5));
+    CHECK(sync.running_var().to_vector()[static_cast<size_t>(c)] ==
+          Approx(0.9 + 0.1 * m2 / (n - 1)).epsilon(1e-5));
     CHECK(sync.running_mean().to_vector()[static_cast<size_t>(c)] == Approx(0.1 * mean).epsilon(1e-6));
   }
 }
@@ -147,7 +146,8 @@ TEST_CASE("SyncBatchNorm repr, state dict and eval mode", "[distributed][sync_ba
   CHECK(bn.repr() == "SyncBatchNorm(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
   nn::SyncBatchNorm<double> none(nn::BatchNormOptions(4).momentum(std::nullopt).affine(false));
   CHECK(none.repr() == "SyncBatchNorm(4, eps=1e-05, momentum=None, affine=False, track_running_stats=True)");
-  std::vector<std::string> keys, expected{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+  std::vector<std::string> keys,
+      expected{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
   for (const auto& [key, value] : bn.state_dict()) keys.push_back(key);
   CHECK(keys == expected);
 

@@ -57,8 +57,8 @@ int64_t loaded_version(const std::string& path) {
   const hnn::CheckpointInfo info = hnn::load_checkpoint(path, net, optimizer);
   for (const auto& [name, p] : net.named_parameters()) {
     const float* values = p.data();
-    const bool all_equal = std::all_of(values, values + p.numel(),
-                                       [&](float x) { return x == static_cast<float>(info.epoch); });
+    const bool all_equal =
+        std::all_of(values, values + p.numel(), [&](float x) { return x == static_cast<float>(info.epoch); });
     INFO("parameter " << name << " of checkpoint epoch " << info.epoch);
     REQUIRE(all_equal);
   }
@@ -156,7 +156,8 @@ KillStats kill_trials(const fs::path& dir, int trials, uint32_t seed) {
   const auto save_start = std::chrono::steady_clock::now();
   hnn::save_checkpoint(path, net, optimizer);
   const auto save_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - save_start).count();
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - save_start)
+          .count();
   REQUIRE(fs::file_size(path) > 2'000'000);
 
   std::mt19937 rng(seed);

@@ -1,8 +1,7 @@
 // Tests of the CPU batch-norm kernels (include/hnn/kernels/cpu/batch_norm.hpp) against a naive
 // long-double reference: statistics, forward train/eval, running update, backward train/eval.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -36,9 +35,9 @@ struct Shape {
 // Small shapes run on one thread; the larger ones (>= 32K elements) go through the parallel paths,
 // including groups split into parts (C = 1 or 3, or a single strip of channels when S = 1).
 const std::vector<Shape> kShapes = {
-    {4, 3, 1},     {2, 1, 1},     {1, 2, 2},      {256, 16, 1},    {3, 130, 1},     {64, 300, 1},   {7, 5, 13},
-    {2, 6, 576},   {33, 257, 3},  {5, 2, 20000},  {40000, 3, 1},   {2048, 3, 17},   {1, 1, 100000}, {1, 3, 40000},
-    {256, 6, 64},  {64, 64, 49},  {300, 129, 1},  {2, 1, 70001},   {9, 5, 4099},    {16, 2, 4096},
+    {4, 3, 1},    {2, 1, 1},    {1, 2, 2},     {256, 16, 1},  {3, 130, 1},   {64, 300, 1},   {7, 5, 13},
+    {2, 6, 576},  {33, 257, 3}, {5, 2, 20000}, {40000, 3, 1}, {2048, 3, 17}, {1, 1, 100000}, {1, 3, 40000},
+    {256, 6, 64}, {64, 64, 49}, {300, 129, 1}, {2, 1, 70001}, {9, 5, 4099},  {16, 2, 4096},
 };
 
 template <class T>
@@ -86,7 +85,12 @@ Data<T> make_data(const Shape& s, double offset, uint32_t seed) {
   std::mt19937_64 gen(seed);
   std::normal_distribution<double> normal(0.0, 1.0);
   std::uniform_real_distribution<double> uniform(0.5, 2.0);
-  Data<T> d{s, std::vector<T>(static_cast<size_t>(s.total())), std::vector<T>(static_cast<size_t>(s.total())), {}, {}, {},
+  Data<T> d{s,
+            std::vector<T>(static_cast<size_t>(s.total())),
+            std::vector<T>(static_cast<size_t>(s.total())),
+            {},
+            {},
+            {},
             {}};
   std::vector<double> chan_mean(static_cast<size_t>(s.C)), chan_scale(static_cast<size_t>(s.C));
   for (int64_t c = 0; c < s.C; ++c) {
@@ -97,7 +101,8 @@ Data<T> make_data(const Shape& s, double offset, uint32_t seed) {
     for (int64_t c = 0; c < s.C; ++c)
       for (int64_t i = 0; i < s.S; ++i) {
         const size_t k = static_cast<size_t>((n * s.C + c) * s.S + i);
-        d.x[k] = static_cast<T>(chan_mean[static_cast<size_t>(c)] + chan_scale[static_cast<size_t>(c)] * normal(gen));
+        d.x[k] = static_cast<T>(chan_mean[static_cast<size_t>(c)] +
+                                chan_scale[static_cast<size_t>(c)] * normal(gen));
         d.dy[k] = static_cast<T>(normal(gen));
       }
   for (int64_t c = 0; c < s.C; ++c) {
@@ -139,7 +144,8 @@ RefStats ref_stats(const Data<T>& d) {
 
 /// y = (x - mean) * invstd * weight + bias with per-channel long-double constants.
 template <class T>
-std::vector<ld> ref_normalize(const Data<T>& d, const std::vector<ld>& mean, const std::vector<ld>& invstd, bool affine) {
+std::vector<ld> ref_normalize(const Data<T>& d, const std::vector<ld>& mean, const std::vector<ld>& invstd,
+                              bool affine) {
   const auto [N, C, S] = d.shape;
   std::vector<ld> y(static_cast<size_t>(d.shape.total()));
   for (int64_t n = 0; n < N; ++n)
@@ -159,12 +165,12 @@ struct RefBackward {
 
 /// Closed-form gradients; training uses batch statistics (mean/invstd are then those of x).
 template <class T>
-RefBackward ref_backward(const Data<T>& d, const std::vector<ld>& mean, const std::vector<ld>& invstd, bool affine,
-                         bool training) {
+RefBackward ref_backward(const Data<T>& d, const std::vector<ld>& mean, const std::vector<ld>& invstd,
+                         bool affine, bool training) {
   const auto [N, C, S] = d.shape;
   const ld count = static_cast<ld>(N * S);
-  RefBackward r{std::vector<ld>(static_cast<size_t>(d.shape.total())), std::vector<ld>(static_cast<size_t>(C)),
-                std::vector<ld>(static_cast<size_t>(C))};
+  RefBackward r{std::vector<ld>(static_cast<size_t>(d.shape.total())),
+                std::vector<ld>(static_cast<size_t>(C)), std::vector<ld>(static_cast<size_t>(C))};
   for (int64_t c = 0; c < C; ++c) {
     const size_t cc = static_cast<size_t>(c);
     ld sum_dy = 0, sum_dy_xmu = 0;
@@ -181,8 +187,9 @@ RefBackward ref_backward(const Data<T>& d, const std::vector<ld>& mean, const st
       for (int64_t i = 0; i < S; ++i) {
         const size_t k = static_cast<size_t>((n * C + c) * S + i);
         if (training)
-          r.dx[k] = w * invstd[cc] *
-                    (d.dy[k] - sum_dy / count - (d.x[k] - mean[cc]) * invstd[cc] * invstd[cc] * sum_dy_xmu / count);
+          r.dx[k] =
+              w * invstd[cc] *
+              (d.dy[k] - sum_dy / count - (d.x[k] - mean[cc]) * invstd[cc] * invstd[cc] * sum_dy_xmu / count);
         else
           r.dx[k] = d.dy[k] * w * invstd[cc];
       }
@@ -239,7 +246,8 @@ void check_forward_train(const Data<T>& d, bool affine, bool track, double momen
   // The mean is measured against the spread of the channel, so an offset of 1e3 does not hide a
   // cancellation.
   CHECK(scaled_error(save_invstd, ref_invstd) < stats_tolerance<T>(1e-10));
-  for (size_t c = 0; c < Cs; ++c) CHECK(std::fabs(save_mean[c] - ref.mean[c]) * ref_invstd[c] < stats_tolerance<T>(1e-10));
+  for (size_t c = 0; c < Cs; ++c)
+    CHECK(std::fabs(save_mean[c] - ref.mean[c]) * ref_invstd[c] < stats_tolerance<T>(1e-10));
   if (track) {
     CHECK(scaled_error(rm, ref_rm) < tol);
     CHECK(scaled_error(rv, ref_rv) < tol);
@@ -280,8 +288,10 @@ TEST_CASE("batch_norm_stats matches a long-double two-pass reference", "[kernels
         CHECK(scaled_error(m2, ref.m2) < stats_tolerance<T>(1e-12));
         for (size_t c = 0; c < mean.size(); ++c) {
           const ld spread = std::sqrt(std::max(ref.m2[c] / static_cast<ld>(s.N * s.S), ld(1e-300)));
-          CHECK(std::fabs(mean[c] - ref.mean[c]) < stats_tolerance<T>(1e-12) * (spread + std::fabs(ref.mean[c])));
-          if (s.N * s.S > 1) CHECK(std::fabs(mean[c] - ref.mean[c]) < stats_tolerance<T>(1e-12) * std::max(spread, ld(1)));
+          CHECK(std::fabs(mean[c] - ref.mean[c]) <
+                stats_tolerance<T>(1e-12) * (spread + std::fabs(ref.mean[c])));
+          if (s.N * s.S > 1)
+            CHECK(std::fabs(mean[c] - ref.mean[c]) < stats_tolerance<T>(1e-12) * std::max(spread, ld(1)));
         }
       });
     }
@@ -292,13 +302,15 @@ TEST_CASE("batch_norm_stats matches a long-double two-pass reference", "[kernels
   run(double{}, 1e3);
 }
 
-TEST_CASE("batch_norm_forward_train: y, saved statistics and running update (float)", "[kernels][batch_norm]") {
+TEST_CASE("batch_norm_forward_train: y, saved statistics and running update (float)",
+          "[kernels][batch_norm]") {
   check_shapes_forward_train<float>(0.0);
 }
 TEST_CASE("batch_norm_forward_train: mean-1e3 inputs keep float precision", "[kernels][batch_norm]") {
   check_shapes_forward_train<float>(1e3);
 }
-TEST_CASE("batch_norm_forward_train: y, saved statistics and running update (double)", "[kernels][batch_norm]") {
+TEST_CASE("batch_norm_forward_train: y, saved statistics and running update (double)",
+          "[kernels][batch_norm]") {
   check_shapes_forward_train<double>(0.0);
   check_shapes_forward_train<double>(1e3);
 }
@@ -316,8 +328,9 @@ TEST_CASE("batch_norm_forward_eval uses running statistics", "[kernels][batch_no
         for_thread_counts([&](int threads) {
           INFO("shape " << s.str() << " threads " << threads << " offset " << offset << " affine " << affine);
           std::vector<T> y(d.x.size());
-          bn::batch_norm_forward_eval(d.x.data(), y.data(), s.N, s.C, s.S, d.running_mean.data(), d.running_var.data(),
-                                      affine ? d.weight.data() : nullptr, affine ? d.bias.data() : nullptr, eps);
+          bn::batch_norm_forward_eval(d.x.data(), y.data(), s.N, s.C, s.S, d.running_mean.data(),
+                                      d.running_var.data(), affine ? d.weight.data() : nullptr,
+                                      affine ? d.bias.data() : nullptr, eps);
           CHECK(scaled_error(y, ref_y) < tolerance<T>());
         });
       }
@@ -350,14 +363,16 @@ TEST_CASE("batch_norm_update_running: unbiased variance and the momentum formula
   CHECK(rm[0] == 2.5f);
 }
 
-TEST_CASE("batch_norm_forward_train on arange(9).reshape(3,3) matches PyTorch's walkthrough", "[kernels][batch_norm]") {
+TEST_CASE("batch_norm_forward_train on arange(9).reshape(3,3) matches PyTorch's walkthrough",
+          "[kernels][batch_norm]") {
   // torch.nn.BatchNorm1d(3)(torch.arange(9.).reshape(3, 3)): y = [-1.2247, 0, 1.2247] per column
   // (3 / sqrt(6 + 1e-5) = 1.2247439),
   // running_mean = 0.1 * [3, 4, 5], running_var = 0.9 + 0.1 * 9.
   const float x[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   float y[9], rm[3] = {0, 0, 0}, rv[3] = {1, 1, 1};
   double save_mean[3], save_invstd[3];
-  bn::batch_norm_forward_train<float>(x, y, 3, 3, 1, nullptr, nullptr, 1e-5, 0.1, rm, rv, save_mean, save_invstd);
+  bn::batch_norm_forward_train<float>(x, y, 3, 3, 1, nullptr, nullptr, 1e-5, 0.1, rm, rv, save_mean,
+                                      save_invstd);
   for (int c = 0; c < 3; ++c) {
     CHECK(y[c] == Approx(-1.2247439).epsilon(1e-6));
     CHECK(y[3 + c] == Approx(0.0).margin(1e-7));
@@ -380,15 +395,17 @@ TEST_CASE("fused forward_train equals stats + elemt + update_running", "[kernels
         const double eps = 1e-5, momentum = 0.1;
         std::vector<T> y(d.x.size()), rm = d.running_mean, rv = d.running_var;
         std::vector<double> save_mean(C), save_invstd(C);
-        bn::batch_norm_forward_train(d.x.data(), y.data(), s.N, s.C, s.S, d.weight.data(), d.bias.data(), eps, momentum,
-                                     rm.data(), rv.data(), save_mean.data(), save_invstd.data());
+        bn::batch_norm_forward_train(d.x.data(), y.data(), s.N, s.C, s.S, d.weight.data(), d.bias.data(), eps,
+                                     momentum, rm.data(), rv.data(), save_mean.data(), save_invstd.data());
         std::vector<double> mean(C), m2(C), invstd(C);
         bn::batch_norm_stats(d.x.data(), s.N, s.C, s.S, mean.data(), m2.data());
-        for (size_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(m2[c] / static_cast<double>(s.N * s.S) + eps);
+        for (size_t c = 0; c < C; ++c)
+          invstd[c] = 1.0 / std::sqrt(m2[c] / static_cast<double>(s.N * s.S) + eps);
         std::vector<T> y2(d.x.size()), rm2 = d.running_mean, rv2 = d.running_var;
-        bn::batch_norm_elemt(d.x.data(), y2.data(), s.N, s.C, s.S, mean.data(), invstd.data(), d.weight.data(),
-                             d.bias.data());
-        bn::batch_norm_update_running(rm2.data(), rv2.data(), mean.data(), m2.data(), s.C, s.N * s.S, momentum);
+        bn::batch_norm_elemt(d.x.data(), y2.data(), s.N, s.C, s.S, mean.data(), invstd.data(),
+                             d.weight.data(), d.bias.data());
+        bn::batch_norm_update_running(rm2.data(), rv2.data(), mean.data(), m2.data(), s.C, s.N * s.S,
+                                      momentum);
         // Same decomposition, same rounding: identical bits.
         CHECK(save_mean == mean);
         CHECK(save_invstd == invstd);
@@ -406,7 +423,8 @@ TEST_CASE("batch_norm_elemt is in-place safe", "[kernels][batch_norm]") {
   const Data<float> d = make_data<float>({8, 5, 7}, 0.0, 11);
   std::vector<double> mean(5, 0.25), invstd(5, 2.0);
   std::vector<float> y(d.x.size()), inplace = d.x;
-  bn::batch_norm_elemt(d.x.data(), y.data(), 8, 5, 7, mean.data(), invstd.data(), d.weight.data(), d.bias.data());
+  bn::batch_norm_elemt(d.x.data(), y.data(), 8, 5, 7, mean.data(), invstd.data(), d.weight.data(),
+                       d.bias.data());
   bn::batch_norm_elemt(inplace.data(), inplace.data(), 8, 5, 7, mean.data(), invstd.data(), d.weight.data(),
                        d.bias.data());
   CHECK(y == inplace);
@@ -423,8 +441,8 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
   std::vector<double> mean(Cs), invstd(Cs);
   if (training) {
     std::vector<T> y(d.x.size());
-    bn::batch_norm_forward_train<T>(d.x.data(), y.data(), N, C, S, nullptr, nullptr, eps, 0.1, nullptr, nullptr,
-                                    mean.data(), invstd.data());
+    bn::batch_norm_forward_train<T>(d.x.data(), y.data(), N, C, S, nullptr, nullptr, eps, 0.1, nullptr,
+                                    nullptr, mean.data(), invstd.data());
   } else {
     for (size_t c = 0; c < Cs; ++c) {
       mean[c] = static_cast<double>(d.running_mean[c]);
@@ -443,8 +461,8 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
   const RefBackward ref = ref_backward(d, ref_mean, ref_invstd, affine, training);
   const T* weight = affine ? d.weight.data() : nullptr;
   std::vector<T> dx(d.x.size()), grad_weight(Cs), grad_bias(Cs);
-  bn::batch_norm_backward(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training, dx.data(),
-                          grad_weight.data(), grad_bias.data());
+  bn::batch_norm_backward(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
+                          dx.data(), grad_weight.data(), grad_bias.data());
   INFO("shape " << d.shape.str() << " affine " << affine << " training " << training << " offset " << offset);
   const double tol = tolerance<T>();
   // dx is a difference of terms of size |weight * invstd * dy|; when they cancel (N*S = 2 makes dx
@@ -464,10 +482,10 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
   std::vector<T> dx_only(d.x.size()), grad_weight_only(Cs), grad_bias_only(Cs);
   bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
                              dx_only.data(), nullptr, nullptr);
-  bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training, nullptr,
-                             grad_weight_only.data(), nullptr);
-  bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training, nullptr,
-                             nullptr, grad_bias_only.data());
+  bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
+                             nullptr, grad_weight_only.data(), nullptr);
+  bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
+                             nullptr, nullptr, grad_bias_only.data());
   CHECK(dx_only == dx);
   CHECK(grad_weight_only == grad_weight);
   CHECK(grad_bias_only == grad_bias);
@@ -475,7 +493,8 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
   // The composed path (what SyncBatchNorm runs, with an all-reduce in between) gives identical bits.
   if (training) {
     std::vector<double> sum_dy(Cs), sum_dy_xmu(Cs);
-    bn::batch_norm_backward_reduce(d.dy.data(), d.x.data(), N, C, S, mean.data(), sum_dy.data(), sum_dy_xmu.data());
+    bn::batch_norm_backward_reduce(d.dy.data(), d.x.data(), N, C, S, mean.data(), sum_dy.data(),
+                                   sum_dy_xmu.data());
     std::vector<ld> ref_sum_dy(Cs), ref_sum_dy_xmu(Cs);
     for (size_t c = 0; c < Cs; ++c) {
       ref_sum_dy[c] = ref.grad_bias[c];
@@ -484,8 +503,8 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
     CHECK(scaled_error(sum_dy, ref_sum_dy) < stats_tolerance<T>(1e-12));
     CHECK(scaled_error(sum_dy_xmu, ref_sum_dy_xmu) < stats_tolerance<T>(1e-10));
     std::vector<T> dx2(d.x.size());
-    bn::batch_norm_backward_elemt(d.dy.data(), d.x.data(), dx2.data(), N, C, S, mean.data(), invstd.data(), weight,
-                                  sum_dy.data(), sum_dy_xmu.data(), N * S);
+    bn::batch_norm_backward_elemt(d.dy.data(), d.x.data(), dx2.data(), N, C, S, mean.data(), invstd.data(),
+                                  weight, sum_dy.data(), sum_dy_xmu.data(), N * S);
     CHECK(dx2 == dx);
     for (size_t c = 0; c < Cs; ++c) {
       CHECK(grad_bias[c] == static_cast<T>(sum_dy[c]));
@@ -529,13 +548,13 @@ TEST_CASE("batch_norm_backward_elemt takes the count and sums it is given", "[ke
   const Data<double> d = make_data<double>(whole, 0.0, 5);
   const size_t H = static_cast<size_t>(half.total());
   std::vector<double> mean(3), invstd(3), y(d.x.size());
-  bn::batch_norm_forward_train<double>(d.x.data(), y.data(), whole.N, 3, 10, nullptr, nullptr, 1e-5, 0.1, nullptr, nullptr,
-                                       mean.data(), invstd.data());
+  bn::batch_norm_forward_train<double>(d.x.data(), y.data(), whole.N, 3, 10, nullptr, nullptr, 1e-5, 0.1,
+                                       nullptr, nullptr, mean.data(), invstd.data());
   std::vector<double> sum_dy(3, 0.0), sum_dy_xmu(3, 0.0);
   for (int replica = 0; replica < 2; ++replica) {
     std::vector<double> part_dy(3), part_dy_xmu(3);
-    bn::batch_norm_backward_reduce(d.dy.data() + replica * H, d.x.data() + replica * H, half.N, 3, 10, mean.data(),
-                                   part_dy.data(), part_dy_xmu.data());
+    bn::batch_norm_backward_reduce(d.dy.data() + replica * H, d.x.data() + replica * H, half.N, 3, 10,
+                                   mean.data(), part_dy.data(), part_dy_xmu.data());
     for (size_t c = 0; c < 3; ++c) {
       sum_dy[c] += part_dy[c];
       sum_dy_xmu[c] += part_dy_xmu[c];
@@ -543,9 +562,9 @@ TEST_CASE("batch_norm_backward_elemt takes the count and sums it is given", "[ke
   }
   std::vector<double> dx(d.x.size());
   for (int replica = 0; replica < 2; ++replica)
-    bn::batch_norm_backward_elemt(d.dy.data() + replica * H, d.x.data() + replica * H, dx.data() + replica * H, half.N,
-                                  3, 10, mean.data(), invstd.data(), d.weight.data(), sum_dy.data(), sum_dy_xmu.data(),
-                                  whole.N * whole.S);
+    bn::batch_norm_backward_elemt(d.dy.data() + replica * H, d.x.data() + replica * H,
+                                  dx.data() + replica * H, half.N, 3, 10, mean.data(), invstd.data(),
+                                  d.weight.data(), sum_dy.data(), sum_dy_xmu.data(), whole.N * whole.S);
   const RefStats ref = ref_stats(d);
   const RefBackward want = ref_backward(d, ref.mean, invstd_of(ref, whole.N * whole.S, 1e-5), true, true);
   CHECK(scaled_error(dx, want.dx) < 1e-10);
@@ -557,8 +576,8 @@ TEST_CASE("batch_norm kernels accept empty inputs", "[kernels][batch_norm]") {
   CHECK(mean == std::vector<double>{0.0, 0.0});
   CHECK(m2 == std::vector<double>{0.0, 0.0});
   float grad_weight[2] = {1, 1}, grad_bias[2] = {1, 1};
-  bn::batch_norm_backward<float>(nullptr, nullptr, 0, 2, 5, nullptr, mean.data(), m2.data(), true, nullptr, grad_weight,
-                                 grad_bias);
+  bn::batch_norm_backward<float>(nullptr, nullptr, 0, 2, 5, nullptr, mean.data(), m2.data(), true, nullptr,
+                                 grad_weight, grad_bias);
   CHECK(grad_weight[0] == 0.0f);
   CHECK(grad_bias[1] == 0.0f);
   bn::batch_norm_forward_eval<float>(nullptr, nullptr, 0, 2, 5, nullptr, nullptr, nullptr, nullptr, 1e-5);

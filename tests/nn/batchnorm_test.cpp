@@ -1,7 +1,6 @@
 // Tests for include/hnn/nn/batchnorm.hpp, nn/functional/batch_norm.hpp and ops/batch_norm.hpp: the
 // PyTorch fixture matrix of tools/references/batchnorm.py in float and double, gradchecks, errors.
 #include <catch2/catch.hpp>
-
 #include <hnn/hnn.hpp>
 #include <sstream>
 
@@ -20,9 +19,13 @@ const hnn::test::References& refs() {
 nn::BatchNormOptions options_of(const hnn::test::ReferenceCase& c, int64_t C) {
   const auto& p = c.json()["params"];
   nn::BatchNormOptions opts(C);
-  opts.eps(p["eps"].get<double>()).affine(p["affine"].get<bool>()).track_running_stats(p["track"].get<bool>());
-  if (p["momentum"].is_null()) opts.momentum(std::nullopt);
-  else opts.momentum(p["momentum"].get<double>());
+  opts.eps(p["eps"].get<double>())
+      .affine(p["affine"].get<bool>())
+      .track_running_stats(p["track"].get<bool>());
+  if (p["momentum"].is_null())
+    opts.momentum(std::nullopt);
+  else
+    opts.momentum(p["momentum"].get<double>());
   return opts;
 }
 
@@ -66,8 +69,10 @@ void replay(const hnn::test::ReferenceCase& c) {
     }
   }
   if (affine) {
-    expect_close(bn.weight().grad(), c.tensor<double>("dweight"), hnn::test::default_rtol<T>(), -1, "grad of weight");
-    expect_close(bn.bias().grad(), c.tensor<double>("dbias"), hnn::test::default_rtol<T>(), -1, "grad of bias");
+    expect_close(bn.weight().grad(), c.tensor<double>("dweight"), hnn::test::default_rtol<T>(), -1,
+                 "grad of weight");
+    expect_close(bn.bias().grad(), c.tensor<double>("dbias"), hnn::test::default_rtol<T>(), -1,
+                 "grad of bias");
   }
 }
 
@@ -75,15 +80,20 @@ template <class T>
 void replay_any(const std::string& name) {
   auto c = refs().get(name);
   const std::string layout = name.substr(0, name.find('_'));
-  if (layout == "1d" || layout == "1dL" || name.find("offset1e3_1d") == 0) replay<nn::BatchNorm1d<T>, T>(c);
-  else if (layout == "2d" || name.find("offset1e3_2d") == 0) replay<nn::BatchNorm2d<T>, T>(c);
-  else if (layout == "3d") replay<nn::BatchNorm3d<T>, T>(c);
-  else FAIL("unknown layout in case " << name);
+  if (layout == "1d" || layout == "1dL" || name.find("offset1e3_1d") == 0)
+    replay<nn::BatchNorm1d<T>, T>(c);
+  else if (layout == "2d" || name.find("offset1e3_2d") == 0)
+    replay<nn::BatchNorm2d<T>, T>(c);
+  else if (layout == "3d")
+    replay<nn::BatchNorm3d<T>, T>(c);
+  else
+    FAIL("unknown layout in case " << name);
 }
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("BatchNorm matches PyTorch on the full option matrix", "[batchnorm][reference]", float, double) {
+TEMPLATE_TEST_CASE("BatchNorm matches PyTorch on the full option matrix", "[batchnorm][reference]", float,
+                   double) {
   auto names = refs().names();
   REQUIRE(names.size() >= 96);
   for (const auto& name : names) {
@@ -125,7 +135,8 @@ TEST_CASE("BatchNorm repr, options and state_dict keys", "[batchnorm]") {
 
   nn::BatchNorm2d bn(4);
   auto sd = bn.state_dict();
-  CHECK(sd.keys() == std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
+  CHECK(sd.keys() ==
+        std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
   CHECK(sd.at("num_batches_tracked").dtype() == hnn::Dtype::Int64);
   CHECK(sd.at("running_var").dtype() == hnn::Dtype::Float32);
   nn::BatchNorm2d untracked(nn::BatchNormOptions(4).track_running_stats(false).affine(false));
@@ -198,24 +209,30 @@ TEST_CASE("functional batch_norm updates given running stats in place", "[batchn
 TEST_CASE("BatchNorm errors carry PyTorch's messages", "[batchnorm][errors]") {
   nn::BatchNorm1d bn(3);
   REQUIRE_THROWS_AS(bn(hnn::ones<float>({1, 3})), std::invalid_argument);
-  REQUIRE_THROWS_WITH(bn(hnn::ones<float>({1, 3})),
-                      Catch::StartsWith("Expected more than 1 value per channel when training, got input size "
-                                        "torch.Size([1, 3])"));
+  REQUIRE_THROWS_WITH(
+      bn(hnn::ones<float>({1, 3})),
+      Catch::StartsWith("Expected more than 1 value per channel when training, got input size "
+                        "torch.Size([1, 3])"));
   CHECK(bn.num_batches_tracked() == 0);  // a rejected batch leaves the buffers alone
-  REQUIRE_THROWS_WITH(bn(hnn::ones<float>({4, 5})), Catch::StartsWith("running_mean should contain 5 elements not 3"));
+  REQUIRE_THROWS_WITH(bn(hnn::ones<float>({4, 5})),
+                      Catch::StartsWith("running_mean should contain 5 elements not 3"));
   REQUIRE_THROWS_AS(bn(hnn::ones<float>({4, 5})), std::invalid_argument);
-  REQUIRE_THROWS_WITH(bn(hnn::ones<float>({4, 3, 2, 2})), Catch::Contains("expected 2D or 3D input (got 4D input)"));
+  REQUIRE_THROWS_WITH(bn(hnn::ones<float>({4, 3, 2, 2})),
+                      Catch::Contains("expected 2D or 3D input (got 4D input)"));
   nn::BatchNorm2d bn2(3);
   REQUIRE_THROWS_WITH(bn2(hnn::ones<float>({4, 3, 2})), Catch::Contains("expected 4D input (got 3D input)"));
   nn::BatchNorm3d bn3(3);
-  REQUIRE_THROWS_WITH(bn3(hnn::ones<float>({4, 3, 2, 2})), Catch::Contains("expected 5D input (got 4D input)"));
+  REQUIRE_THROWS_WITH(bn3(hnn::ones<float>({4, 3, 2, 2})),
+                      Catch::Contains("expected 5D input (got 4D input)"));
   nn::BatchNorm1d untracked(nn::BatchNormOptions(3).track_running_stats(false));
-  REQUIRE_THROWS_WITH(untracked(hnn::ones<float>({4, 5})), Catch::StartsWith("weight should contain 5 elements not 3"));
+  REQUIRE_THROWS_WITH(untracked(hnn::ones<float>({4, 5})),
+                      Catch::StartsWith("weight should contain 5 elements not 3"));
   // One value per channel is fine in eval mode.
   bn.eval();
   CHECK(bn(hnn::ones<float>({1, 3})).numel() == 3);
-  REQUIRE_THROWS_WITH(nn::functional::batch_norm(hnn::ones<float>({2, 3}), hnn::Tensor<float>(), hnn::Tensor<float>()),
-                      Catch::Contains("running_mean must be defined in evaluation mode"));
+  REQUIRE_THROWS_WITH(
+      nn::functional::batch_norm(hnn::ones<float>({2, 3}), hnn::Tensor<float>(), hnn::Tensor<float>()),
+      Catch::Contains("running_mean must be defined in evaluation mode"));
 }
 
 TEST_CASE("BatchNorm in eval without tracked stats uses batch statistics", "[batchnorm]") {

@@ -2,7 +2,6 @@
 // bias gradients against the PyTorch fixtures of tools/references/layers.py (stride 2, padding, non-square
 // kernels, no bias, 1x1, unbatched) in float and double, gradcheck, default initialisation, errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <hnn/nn/conv.hpp>
 #include <sstream>
@@ -145,21 +144,21 @@ TEST_CASE("Conv2d's default initialisation is PyTorch's U(-1/sqrt(fan_in), 1/sqr
 TEST_CASE("Conv2d rejects bad inputs naming module, expected and actual", "[conv][errors]") {
   nn::Conv2d conv(nn::Conv2dOptions(1, 6, 5));
   SECTION("input smaller than the kernel") {
-    CHECK_THROWS_MATCHES(conv(hnn::zeros<float>({2, 1, 4, 4})), std::invalid_argument,
-                         Catch::Message("Conv2d: input of shape [2, 1, 4, 4] is smaller than the kernel (5, 5) "
-                                        "(padded input size per channel (4 x 4))"));
+    CHECK_THROWS_MATCHES(
+        conv(hnn::zeros<float>({2, 1, 4, 4})), std::invalid_argument,
+        Catch::Message("Conv2d: input of shape [2, 1, 4, 4] is smaller than the kernel (5, 5) "
+                       "(padded input size per channel (4 x 4))"));
     CHECK_THROWS_WITH(hnn::conv2d(hnn::zeros<float>({2, 1, 4, 4}), conv.weight()),
                       Catch::Contains("Kernel size can't be greater than actual input size"));
   }
   SECTION("wrong channel count") {
-    CHECK_THROWS_MATCHES(conv(hnn::zeros<float>({2, 3, 28, 28})), std::invalid_argument,
-                         Catch::Message("Conv2d: expected input with 1 channels (dimension 1), got shape [2, 3, 28, 28]"));
+    CHECK_THROWS_MATCHES(
+        conv(hnn::zeros<float>({2, 3, 28, 28})), std::invalid_argument,
+        Catch::Message("Conv2d: expected input with 1 channels (dimension 1), got shape [2, 3, 28, 28]"));
     CHECK_THROWS_WITH(hnn::conv2d(hnn::zeros<float>({2, 3, 28, 28}), conv.weight()),
                       Catch::Contains("to have 1 channels, but got 3 channels instead"));
   }
-  SECTION("wrong rank") {
-    CHECK_THROWS_AS(conv(hnn::zeros<float>({28, 28})), std::invalid_argument);
-  }
+  SECTION("wrong rank") { CHECK_THROWS_AS(conv(hnn::zeros<float>({28, 28})), std::invalid_argument); }
   SECTION("bad options") {
     CHECK_THROWS_AS(nn::Conv2d(nn::Conv2dOptions(1, 6, 0)), std::invalid_argument);
     CHECK_THROWS_AS(nn::Conv2d(nn::Conv2dOptions(1, 6, 3).stride(0)), std::invalid_argument);
@@ -203,12 +202,11 @@ struct NaiveConv {
 };
 
 NaiveConv naive_conv(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& b,
-                     const std::vector<float>& r, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t KH,
-                     int64_t KW, int64_t PH, int64_t PW) {
+                     const std::vector<float>& r, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                     int64_t KH, int64_t KW, int64_t PH, int64_t PW) {
   const int64_t OH = H + 2 * PH - KH + 1, OW = W + 2 * PW - KW + 1;
-  NaiveConv out{std::vector<double>(static_cast<size_t>(N * O * OH * OW)),
-                std::vector<double>(x.size(), 0.0), std::vector<double>(w.size(), 0.0),
-                std::vector<double>(b.size(), 0.0)};
+  NaiveConv out{std::vector<double>(static_cast<size_t>(N * O * OH * OW)), std::vector<double>(x.size(), 0.0),
+                std::vector<double>(w.size(), 0.0), std::vector<double>(b.size(), 0.0)};
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t oh = 0; oh < OH; ++oh)
@@ -235,7 +233,8 @@ NaiveConv naive_conv(const std::vector<float>& x, const std::vector<float>& w, c
 
 }  // namespace
 
-TEST_CASE("Stride-1 convolutions (direct kernels) match the definition on wide rows and odd sizes", "[conv]") {
+TEST_CASE("Stride-1 convolutions (direct kernels) match the definition on wide rows and odd sizes",
+          "[conv]") {
   // Rows of 53, 37 and 30 outputs cover every register tile of the direct kernels on any SIMD width (several
   // whole packets, single packets, half packets and a scalar tail); 11 output channels cover a block of 8
   // plus a remainder; padding goes through the padded scratch copy.
@@ -243,18 +242,21 @@ TEST_CASE("Stride-1 convolutions (direct kernels) match the definition on wide r
   struct Config {
     int64_t N, C, H, W, O, KH, KW, PH, PW;
   };
-  const Config configs[] = {{3, 2, 9, 55, 11, 3, 3, 0, 0}, {2, 3, 7, 36, 5, 3, 4, 1, 2}, {2, 1, 6, 30, 6, 5, 5, 2, 2}};
+  const Config configs[] = {
+      {3, 2, 9, 55, 11, 3, 3, 0, 0}, {2, 3, 7, 36, 5, 3, 4, 1, 2}, {2, 1, 6, 30, 6, 5, 5, 2, 2}};
   for (const auto& cfg : configs) {
-    INFO("input (" << cfg.N << ", " << cfg.C << ", " << cfg.H << ", " << cfg.W << "), " << cfg.O << " outputs, kernel "
-                   << cfg.KH << "x" << cfg.KW << ", padding " << cfg.PH << "x" << cfg.PW);
+    INFO("input (" << cfg.N << ", " << cfg.C << ", " << cfg.H << ", " << cfg.W << "), " << cfg.O
+                   << " outputs, kernel " << cfg.KH << "x" << cfg.KW << ", padding " << cfg.PH << "x"
+                   << cfg.PW);
     auto x = hnn::randn<float>({cfg.N, cfg.C, cfg.H, cfg.W}, gen).requires_grad_(true);
     auto w = hnn::randn<float>({cfg.O, cfg.C, cfg.KH, cfg.KW}, gen).requires_grad_(true);
     auto b = hnn::randn<float>({cfg.O}, gen).requires_grad_(true);
     auto y = hnn::conv2d(x, w, b, {1, 1}, {cfg.PH, cfg.PW});
     auto r = hnn::randn<float>(y.shape(), gen);
     (y * r).sum().backward();
-    const auto ref = naive_conv(x.detach().to_vector(), w.detach().to_vector(), b.detach().to_vector(), r.to_vector(),
-                                cfg.N, cfg.C, cfg.H, cfg.W, cfg.O, cfg.KH, cfg.KW, cfg.PH, cfg.PW);
+    const auto ref =
+        naive_conv(x.detach().to_vector(), w.detach().to_vector(), b.detach().to_vector(), r.to_vector(),
+                   cfg.N, cfg.C, cfg.H, cfg.W, cfg.O, cfg.KH, cfg.KW, cfg.PH, cfg.PW);
     expect_close(y.detach(), hnn::tensor<double>(ref.y, y.shape()), 1e-4, -1, "output");
     expect_close(x.grad(), hnn::tensor<double>(ref.dx, x.shape()), 1e-4, -1, "grad of input");
     expect_close(w.grad(), hnn::tensor<double>(ref.dw, w.shape()), 1e-4, -1, "grad of weight");

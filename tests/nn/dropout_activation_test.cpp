@@ -2,7 +2,6 @@
 // PyTorch fixtures of tools/references/layers.py in float and double, gradchecks (dropout with a fixed
 // mask), dropout statistics, eval identity, seeding, and PyTorch's reprs and errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <hnn/nn/activation.hpp>
 #include <hnn/nn/dropout.hpp>
@@ -97,8 +96,10 @@ TEST_CASE("Dropout zeroes a fraction p, scales by 1/(1-p) and preserves the mean
   auto y = drop(x).to_vector();
   double zeros = 0, sum = 0, wrongly_scaled = 0;
   for (float v : y) {
-    if (v == 0.0f) ++zeros;
-    else if (v != static_cast<float>(1.0 / 0.75)) ++wrongly_scaled;
+    if (v == 0.0f)
+      ++zeros;
+    else if (v != static_cast<float>(1.0 / 0.75))
+      ++wrongly_scaled;
     sum += v;
   }
   CHECK(wrongly_scaled == 0);

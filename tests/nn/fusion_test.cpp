@@ -2,8 +2,9 @@
 // give the same outputs as the eval-mode model (double: 1e-12 relative; float: 1e-5), fold every batch
 // norm of LeNet-BN and of the seed MLP (BN after ReLU folds into the next Linear), leave the model
 // untouched, and refuse what cannot be folded.
-#include <catch2/catch.hpp>
+#include "hnn/nn/utils/fusion.hpp"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <type_traits>
 
@@ -15,7 +16,6 @@
 #include "hnn/nn/linear.hpp"
 #include "hnn/nn/pooling.hpp"
 #include "hnn/nn/sequential.hpp"
-#include "hnn/nn/utils/fusion.hpp"
 #include "reference.hpp"
 
 namespace nn = hnn::nn;
@@ -36,12 +36,22 @@ void warm_up(M& model, const hnn::Shape& input_shape, hnn::Generator& gen) {
 
 template <class T>
 nn::Sequential<T> lenet_bn() {
-  return nn::Sequential<T>{nn::Conv2d<T>(nn::Conv2dOptions(1, 6, 5)), nn::BatchNorm2d<T>(6), nn::Sigmoid<T>(),
+  return nn::Sequential<T>{nn::Conv2d<T>(nn::Conv2dOptions(1, 6, 5)),
+                           nn::BatchNorm2d<T>(6),
+                           nn::Sigmoid<T>(),
                            nn::AvgPool2d<T>(2, 2),
-                           nn::Conv2d<T>(nn::Conv2dOptions(6, 16, 5).bias(false)), nn::BatchNorm2d<T>(16),
-                           nn::Sigmoid<T>(), nn::AvgPool2d<T>(2, 2), nn::Flatten<T>(),
-                           nn::Linear<T>(256, 120), nn::BatchNorm1d<T>(120), nn::Sigmoid<T>(),
-                           nn::Linear<T>(120, 84), nn::BatchNorm1d<T>(84), nn::Sigmoid<T>(), nn::Linear<T>(84, 10)};
+                           nn::Conv2d<T>(nn::Conv2dOptions(6, 16, 5).bias(false)),
+                           nn::BatchNorm2d<T>(16),
+                           nn::Sigmoid<T>(),
+                           nn::AvgPool2d<T>(2, 2),
+                           nn::Flatten<T>(),
+                           nn::Linear<T>(256, 120),
+                           nn::BatchNorm1d<T>(120),
+                           nn::Sigmoid<T>(),
+                           nn::Linear<T>(120, 84),
+                           nn::BatchNorm1d<T>(84),
+                           nn::Sigmoid<T>(),
+                           nn::Linear<T>(84, 10)};
 }
 
 template <class T>
@@ -77,13 +87,14 @@ TEST_CASE("fold_batch_norm folds every batch norm of LeNet-BN and matches the ev
   hnn::test::expect_close(folded(x), model(x), 1e-12, -1, "LeNet-BN folded");
 }
 
-TEMPLATE_TEST_CASE("fold_batch_norm folds a batch norm after a ReLU into the next Linear, across Dropout (the seed MLP)",
-                   "", float, double) {
+TEMPLATE_TEST_CASE(
+    "fold_batch_norm folds a batch norm after a ReLU into the next Linear, across Dropout (the seed MLP)", "",
+    float, double) {
   using T = TestType;
   hnn::manual_seed(3);
   hnn::Generator gen(4);
-  nn::Sequential<T> mlp{nn::Flatten<T>(), nn::Linear<T>(20, 16), nn::ReLU<T>(), nn::BatchNorm1d<T>(16),
-                        nn::Dropout<T>(0.25), nn::Linear<T>(16, 10)};
+  nn::Sequential<T> mlp{nn::Flatten<T>(),       nn::Linear<T>(20, 16), nn::ReLU<T>(),
+                        nn::BatchNorm1d<T>(16), nn::Dropout<T>(0.25),  nn::Linear<T>(16, 10)};
   warm_up<T>(mlp, {32, 4, 5}, gen);
   auto folded = nn::utils::fold_batch_norm(mlp);
   CHECK(count_batch_norms(folded) == 0);
@@ -128,7 +139,8 @@ TEST_CASE("fold_batch_norm folds BatchNorm2d across a Flatten into the next Line
   hnn::manual_seed(5);
   hnn::Generator gen(6);
   nn::Sequential<double> net{nn::Conv2d<double>(nn::Conv2dOptions(2, 3, 3).padding(1)), nn::ReLU<double>(),
-                             nn::BatchNorm2d<double>(3), nn::Flatten<double>(), nn::Linear<double>(3 * 4 * 4, 5)};
+                             nn::BatchNorm2d<double>(3), nn::Flatten<double>(),
+                             nn::Linear<double>(3 * 4 * 4, 5)};
   warm_up<double>(net, {16, 2, 4, 4}, gen);
   auto folded = nn::utils::fold_batch_norm(net);
   CHECK(count_batch_norms(folded) == 0);
@@ -145,7 +157,8 @@ TEST_CASE("fuse_linear_bn_eval and fuse_conv_bn_eval equal bn(layer(x)) in eval 
                                nn::BatchNorm1d<float>(nn::BatchNormOptions(4).affine(false))};
     warm_up<float>(pair, {10, 6}, gen);
     pair.eval();
-    auto fused = nn::utils::fuse_linear_bn_eval(pair.get<nn::Linear<float>>(0), pair.get<nn::BatchNorm1d<float>>(1));
+    auto fused =
+        nn::utils::fuse_linear_bn_eval(pair.get<nn::Linear<float>>(0), pair.get<nn::BatchNorm1d<float>>(1));
     CHECK(fused.bias().defined());
     auto x = hnn::randn<float>({9, 6}, gen);
     hnn::test::expect_close(fused(x), pair(x), 1e-5, -1, "Linear+BN1d");
@@ -155,7 +168,8 @@ TEST_CASE("fuse_linear_bn_eval and fuse_conv_bn_eval equal bn(layer(x)) in eval 
                                 nn::BatchNorm2d<double>(5)};
     warm_up<double>(pair, {6, 3, 9, 9}, gen);
     pair.eval();
-    auto fused = nn::utils::fuse_conv_bn_eval(pair.get<nn::Conv2d<double>>(0), pair.get<nn::BatchNorm2d<double>>(1));
+    auto fused =
+        nn::utils::fuse_conv_bn_eval(pair.get<nn::Conv2d<double>>(0), pair.get<nn::BatchNorm2d<double>>(1));
     CHECK(fused.options().stride().h() == 2);
     auto x = hnn::randn<double>({2, 3, 9, 9}, gen);
     hnn::test::expect_close(fused(x), pair(x), 1e-12, -1, "Conv2d+BN2d");
@@ -168,7 +182,8 @@ TEST_CASE("folding refuses what has no fixed affine map or does not fit") {
   CHECK_THROWS_WITH(nn::utils::fuse_linear_bn_eval(linear, untracked),
                     Catch::Contains("track_running_stats=False"));
   nn::BatchNorm1d<float> wrong(5);
-  CHECK_THROWS_WITH(nn::utils::fuse_linear_bn_eval(linear, wrong), Catch::Contains("3 outputs") && Catch::Contains("5 features"));
+  CHECK_THROWS_WITH(nn::utils::fuse_linear_bn_eval(linear, wrong),
+                    Catch::Contains("3 outputs") && Catch::Contains("5 features"));
   // A lone batch norm (no Linear/Conv2d neighbour) stays, in eval mode.
   nn::Sequential<float> lone{nn::BatchNorm1d<float>(3), nn::ReLU<float>()};
   auto folded = nn::utils::fold_batch_norm(lone);

@@ -2,7 +2,6 @@
 // statistics of every initialiser over a large tensor (bounds, mean, standard deviation), in place,
 // without recording gradients, reproducible through the generator.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <hnn/nn/init.hpp>
 
@@ -73,7 +72,8 @@ TEST_CASE("fans are computed as torch.nn.init does", "[init]") {
   CHECK(init::calculate_correct_fan(conv_weight, "fan_out") == 240);
   CHECK_THROWS_WITH(init::calculate_fan_in_and_fan_out(hnn::zeros<float>({5})),
                     Catch::Contains("fewer than 2 dimensions"));
-  CHECK_THROWS_WITH(init::kaiming_uniform_(conv_weight, 0.0, "fan_avg"), Catch::Contains("Mode fan_avg not supported"));
+  CHECK_THROWS_WITH(init::kaiming_uniform_(conv_weight, 0.0, "fan_avg"),
+                    Catch::Contains("Mode fan_avg not supported"));
 }
 
 TEST_CASE("uniform_, normal_, constant_, zeros_, ones_", "[init]") {

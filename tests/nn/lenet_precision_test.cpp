@@ -5,10 +5,9 @@
 // state dict as float32 bit patterns, the batch as pixel bytes, PyTorch's double logits, loss and gradient
 // norms, and PyTorch's float32 errors against its double run. hnn's double run must match PyTorch's (so the
 // double reference is the same model), then each hnn float error must be <= PyTorch's.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <hnn/nn/loss.hpp>

@@ -2,7 +2,6 @@
 // of the contract's models) equal PyTorch's list, in order, and print(model) equals PyTorch's, from the
 // fixtures of tools/references/layers.py; a LeNet-BN training step reaches every parameter.
 #include <catch2/catch.hpp>
-
 #include <hnn/nn/activation.hpp>
 #include <hnn/nn/batchnorm.hpp>
 #include <hnn/nn/conv.hpp>
@@ -12,8 +11,8 @@
 #include <hnn/nn/pooling.hpp>
 #include <hnn/nn/sequential.hpp>
 
-#include "reference.hpp"
 #include "lenet_bn.hpp"
+#include "reference.hpp"
 
 namespace nn = hnn::nn;
 
@@ -25,11 +24,23 @@ const hnn::test::References& refs() {
 }
 
 nn::Sequential<float> contract_lenet() {
-  return nn::Sequential{nn::Conv2d(nn::Conv2dOptions(1, 6, 5).padding(0)), nn::BatchNorm2d(6), nn::Sigmoid(),
-                        nn::AvgPool2d(2, 2), nn::Conv2d(nn::Conv2dOptions(6, 16, 5)), nn::BatchNorm2d(16),
-                        nn::Sigmoid(), nn::MaxPool2d(2, 2), nn::Flatten(), nn::Linear(256, 120),
-                        nn::BatchNorm1d(120), nn::Tanh(), nn::Linear(120, 84), nn::BatchNorm1d(84), nn::Sigmoid(),
-                        nn::Linear(84, 10), nn::LogSoftmax(1)};
+  return nn::Sequential{nn::Conv2d(nn::Conv2dOptions(1, 6, 5).padding(0)),
+                        nn::BatchNorm2d(6),
+                        nn::Sigmoid(),
+                        nn::AvgPool2d(2, 2),
+                        nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),
+                        nn::BatchNorm2d(16),
+                        nn::Sigmoid(),
+                        nn::MaxPool2d(2, 2),
+                        nn::Flatten(),
+                        nn::Linear(256, 120),
+                        nn::BatchNorm1d(120),
+                        nn::Tanh(),
+                        nn::Linear(120, 84),
+                        nn::BatchNorm1d(84),
+                        nn::Sigmoid(),
+                        nn::Linear(84, 10),
+                        nn::LogSoftmax(1)};
 }
 
 nn::Sequential<float> contract_mlp() {
@@ -94,7 +105,8 @@ TEST_CASE("A LeNet-BN training step gives every parameter a gradient", "[model]"
   // The state dict round-trips into a freshly initialised model.
   auto other = hnn_test::lenet_bn();
   other.load_state_dict(model.state_dict());
-  CHECK(other.get<nn::Linear<float>>(15).weight().to_vector() == model.get<nn::Linear<float>>(15).weight().to_vector());
+  CHECK(other.get<nn::Linear<float>>(15).weight().to_vector() ==
+        model.get<nn::Linear<float>>(15).weight().to_vector());
   model.eval();
   other.eval();
   CHECK(other(x).to_vector() == model(x).to_vector());

@@ -1,7 +1,6 @@
 // Tests for include/hnn/nn/linear.hpp and ops/linear.hpp: forward and gradients against the PyTorch
 // fixtures of tools/references/layers.py in float and double, gradcheck, default initialisation, errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <hnn/nn/linear.hpp>
 #include <sstream>
@@ -76,7 +75,9 @@ TEST_CASE("Linear deduces float on CPU and registers weight then bias", "[linear
 
 TEST_CASE("Linear gradcheck in double", "[linear][gradcheck]") {
   hnn::Generator gen(11);
-  auto fn = [](const std::vector<hnn::Tensor<double>>& in) { return nn::functional::linear(in[0], in[1], in[2]); };
+  auto fn = [](const std::vector<hnn::Tensor<double>>& in) {
+    return nn::functional::linear(in[0], in[1], in[2]);
+  };
   SECTION("2-D input with bias") {
     std::vector<hnn::Tensor<double>> inputs{hnn::randn<double>({4, 5}, gen).requires_grad_(true),
                                             hnn::randn<double>({3, 5}, gen).requires_grad_(true),
@@ -90,7 +91,9 @@ TEST_CASE("Linear gradcheck in double", "[linear][gradcheck]") {
     CHECK(hnn::autograd::gradcheck<hnn::CPU>(fn, inputs));
   }
   SECTION("no bias") {
-    auto no_bias = [](const std::vector<hnn::Tensor<double>>& in) { return nn::functional::linear(in[0], in[1]); };
+    auto no_bias = [](const std::vector<hnn::Tensor<double>>& in) {
+      return nn::functional::linear(in[0], in[1]);
+    };
     std::vector<hnn::Tensor<double>> inputs{hnn::randn<double>({3, 4}, gen).requires_grad_(true),
                                             hnn::randn<double>({5, 4}, gen).requires_grad_(true)};
     CHECK(hnn::autograd::gradcheck<hnn::CPU>(no_bias, inputs));
@@ -130,8 +133,9 @@ TEST_CASE("Linear's default initialisation is PyTorch's U(-1/sqrt(in), 1/sqrt(in
 TEST_CASE("Linear rejects a wrong feature count naming module, expected and actual", "[linear][errors]") {
   nn::Linear lin(784, 256);
   auto x = hnn::zeros<float>({16, 783});
-  CHECK_THROWS_MATCHES(lin(x), std::invalid_argument,
-                       Catch::Message("Linear: expected input with 784 features (last dimension), got shape [16, 783]"));
+  CHECK_THROWS_MATCHES(
+      lin(x), std::invalid_argument,
+      Catch::Message("Linear: expected input with 784 features (last dimension), got shape [16, 783]"));
   CHECK_THROWS_AS(nn::functional::linear(x, lin.weight()), std::invalid_argument);
   CHECK_THROWS_AS(nn::functional::linear(hnn::zeros<float>({2, 784}), lin.weight(), hnn::zeros<float>({255})),
                   std::invalid_argument);

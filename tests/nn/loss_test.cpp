@@ -2,7 +2,6 @@
 // tools/references/losses.py (every loss x reduction x target kind) in float and double through the modules
 // and the functional forms, gradchecks in double for every loss, error messages and reprs.
 #include <catch2/catch.hpp>
-
 #include <hnn/nn/functional/loss.hpp>
 #include <hnn/nn/loss.hpp>
 #include <hnn/tensor.hpp>
@@ -30,7 +29,8 @@ hnn::Tensor<T> evaluate(const hnn::test::ReferenceCase& c, const hnn::Tensor<T>&
   const auto reduction = hnn::reduction_from_string(c.param<std::string>("reduction"));
   hnn::Tensor<T> out, functional;
   if (starts_with(name, "ce_")) {
-    auto options = nn::CrossEntropyLossOptions().reduction(reduction).label_smoothing(c.param<double>("label_smoothing"));
+    auto options = nn::CrossEntropyLossOptions().reduction(reduction).label_smoothing(
+        c.param<double>("label_smoothing"));
     if (c.param<std::string>("kind") == "indices") {
       options.ignore_index(c.param<int64_t>("ignore_index"));
       auto target = c.tensor<int64_t>("target");
@@ -74,8 +74,10 @@ void replay(const std::string& name) {
   auto x = c.tensor<T>("input").requires_grad_(true);
   auto out = evaluate<T>(c, x);
   expect_close(out, c.tensor<double>("output"), hnn::test::default_rtol<T>(), -1, "loss");
-  if (c.param<std::string>("reduction") == "none") (out * c.tensor<T>("r")).sum().backward();
-  else out.backward();
+  if (c.param<std::string>("reduction") == "none")
+    (out * c.tensor<T>("r")).sum().backward();
+  else
+    out.backward();
   expect_close(x.grad(), c.tensor<double>("grad_input"), hnn::test::default_rtol<T>(), -1, "grad of input");
 }
 
@@ -132,24 +134,29 @@ TEST_CASE("gradcheck in double for every loss and reduction", "[loss][gradcheck]
   for (auto r : {hnn::Reduction::Mean, hnn::Reduction::Sum, hnn::Reduction::None}) {
     INFO("reduction " << hnn::reduction_string(r));
     auto ce_idx = nn::CrossEntropyLossOptions(r).label_smoothing(0.15);
-    CHECK(hnn::autograd::gradcheck<hnn::CPU>([&](const std::vector<TD>& in) { return F::cross_entropy(in[0], labels, ce_idx); },
-                                   {logits.clone().requires_grad_(true)}));
+    CHECK(hnn::autograd::gradcheck<hnn::CPU>(
+        [&](const std::vector<TD>& in) { return F::cross_entropy(in[0], labels, ce_idx); },
+        {logits.clone().requires_grad_(true)}));
     CHECK(hnn::autograd::gradcheck<hnn::CPU>(
         [&](const std::vector<TD>& in) { return F::cross_entropy(in[0], labels_kdim, ce_idx); },
         {logits_kdim.clone().requires_grad_(true)}));
-    CHECK(hnn::autograd::gradcheck<hnn::CPU>([&](const std::vector<TD>& in) { return F::cross_entropy(in[0], probs, ce_idx); },
-                                   {logits.clone().requires_grad_(true)}));
+    CHECK(hnn::autograd::gradcheck<hnn::CPU>(
+        [&](const std::vector<TD>& in) { return F::cross_entropy(in[0], probs, ce_idx); },
+        {logits.clone().requires_grad_(true)}));
     CHECK(hnn::autograd::gradcheck<hnn::CPU>(
         [&](const std::vector<TD>& in) { return F::nll_loss(in[0], labels, nn::NLLLossOptions(r)); },
         {logits.clone().requires_grad_(true)}));
     // mse_loss also differentiates its target.
-    CHECK(hnn::autograd::gradcheck<hnn::CPU>([&](const std::vector<TD>& in) { return F::mse_loss(in[0], in[1], r); },
-                                   {values.clone().requires_grad_(true), targets01.clone().requires_grad_(true)}));
+    CHECK(hnn::autograd::gradcheck<hnn::CPU>(
+        [&](const std::vector<TD>& in) { return F::mse_loss(in[0], in[1], r); },
+        {values.clone().requires_grad_(true), targets01.clone().requires_grad_(true)}));
     CHECK(hnn::autograd::gradcheck<hnn::CPU>(
         [&](const std::vector<TD>& in) { return F::binary_cross_entropy(in[0], targets01, r); },
         {probabilities.clone().requires_grad_(true)}));
     CHECK(hnn::autograd::gradcheck<hnn::CPU>(
-        [&](const std::vector<TD>& in) { return F::binary_cross_entropy_with_logits(in[0], targets01, r, pos_weight); },
+        [&](const std::vector<TD>& in) {
+          return F::binary_cross_entropy_with_logits(in[0], targets01, r, pos_weight);
+        },
         {(values * 4.0).requires_grad_(true)}));
   }
 }
@@ -169,7 +176,8 @@ TEST_CASE("loss modules print like PyTorch and accept reductions as enums or str
   CHECK(nn::CrossEntropyLoss().options().ignore_index() == -100);
   CHECK(nn::CrossEntropyLoss().options().label_smoothing() == 0.0);
   CHECK(nn::MSELoss("sum").options().reduction() == nn::Reduction::Sum);
-  CHECK(nn::CrossEntropyLoss(nn::CrossEntropyLossOptions().reduction("none")).options().reduction() == nn::Reduction::None);
+  CHECK(nn::CrossEntropyLoss(nn::CrossEntropyLossOptions().reduction("none")).options().reduction() ==
+        nn::Reduction::None);
   CHECK_THROWS_WITH(nn::MSELoss("avg"), Catch::Contains("avg is not a valid value for reduction"));
 
   // One module serves float and double inputs; reductions give 0-dim results.
@@ -188,9 +196,11 @@ TEST_CASE("loss errors name the loss, the expected and the actual value", "[loss
   nn::CrossEntropyLoss ce;
   CHECK_THROWS_AS(ce(logits, hnn::zeros<int64_t>({15})), std::invalid_argument);
   CHECK_THROWS_WITH(ce(logits, hnn::zeros<int64_t>({15})),
-                    "CrossEntropyLoss: expected target of shape [16] (class indices) or [16, 10] (probabilities), got [15]");
+                    "CrossEntropyLoss: expected target of shape [16] (class indices) or [16, 10] "
+                    "(probabilities), got [15]");
   CHECK_THROWS_WITH(ce(logits, hnn::zeros<float>({16, 9})),
-                    "CrossEntropyLoss: expected target of shape [16] (class indices) or [16, 10] (probabilities), got [16, 9]");
+                    "CrossEntropyLoss: expected target of shape [16] (class indices) or [16, 10] "
+                    "(probabilities), got [16, 9]");
   auto labels = hnn::zeros<int64_t>({16});
   labels.data()[3] = 12;
   CHECK_THROWS_WITH(ce(logits, labels), Catch::Contains("Target 12 is out of bounds") &&
@@ -201,22 +211,29 @@ TEST_CASE("loss errors name the loss, the expected and the actual value", "[loss
   CHECK_NOTHROW(ce(logits, labels));
   auto probs = hnn::zeros<float>({16, 10});
   probs.data()[7] = -0.5f;
-  CHECK_THROWS_WITH(ce(logits, probs), Catch::Contains("CrossEntropyLoss: target probabilities must be non-negative") &&
-                                           Catch::Contains("-0.5"));
-  CHECK_THROWS_WITH(nn::CrossEntropyLoss(nn::CrossEntropyLossOptions().label_smoothing(1.5))(logits, probs.abs()),
-                    Catch::Contains("label_smoothing must be between 0.0 and 1.0, got 1.5"));
-  CHECK_THROWS_WITH(F::cross_entropy(logits, hnn::zeros<int64_t>({4})), Catch::StartsWith("cross_entropy: expected target of shape [16]"));
-  CHECK_THROWS_WITH(nn::NLLLoss()(logits, hnn::full<int64_t>({16}, 10)), Catch::Contains("NLLLoss: Target 10 is out of bounds"));
+  CHECK_THROWS_WITH(ce(logits, probs),
+                    Catch::Contains("CrossEntropyLoss: target probabilities must be non-negative") &&
+                        Catch::Contains("-0.5"));
+  CHECK_THROWS_WITH(
+      nn::CrossEntropyLoss(nn::CrossEntropyLossOptions().label_smoothing(1.5))(logits, probs.abs()),
+      Catch::Contains("label_smoothing must be between 0.0 and 1.0, got 1.5"));
+  CHECK_THROWS_WITH(F::cross_entropy(logits, hnn::zeros<int64_t>({4})),
+                    Catch::StartsWith("cross_entropy: expected target of shape [16]"));
+  CHECK_THROWS_WITH(nn::NLLLoss()(logits, hnn::full<int64_t>({16}, 10)),
+                    Catch::Contains("NLLLoss: Target 10 is out of bounds"));
 
   auto p = hnn::full<float>({2, 3}, 0.5f);
   p.data()[4] = 1.5f;
-  CHECK_THROWS_WITH(nn::BCELoss()(p, hnn::zeros<float>({2, 3})),
-                    Catch::Contains("BCELoss: all elements of input should be between 0 and 1") && Catch::Contains("1.5"));
+  CHECK_THROWS_WITH(
+      nn::BCELoss()(p, hnn::zeros<float>({2, 3})),
+      Catch::Contains("BCELoss: all elements of input should be between 0 and 1") && Catch::Contains("1.5"));
   CHECK_THROWS_WITH(nn::MSELoss()(p, hnn::zeros<float>({3, 2})),
                     "MSELoss: expected target of the input's shape [2, 3], got [3, 2]");
-  CHECK_THROWS_WITH(nn::BCEWithLogitsLoss()(p, hnn::zeros<float>({2})), Catch::StartsWith("BCEWithLogitsLoss: expected target"));
-  CHECK_THROWS_WITH(F::binary_cross_entropy_with_logits(p, p, {}, hnn::ones<float>({2})),
-                    Catch::Contains("pos_weight of shape [2] does not broadcast to the input's shape [2, 3]"));
+  CHECK_THROWS_WITH(nn::BCEWithLogitsLoss()(p, hnn::zeros<float>({2})),
+                    Catch::StartsWith("BCEWithLogitsLoss: expected target"));
+  CHECK_THROWS_WITH(
+      F::binary_cross_entropy_with_logits(p, p, {}, hnn::ones<float>({2})),
+      Catch::Contains("pos_weight of shape [2] does not broadcast to the input's shape [2, 3]"));
 }
 
 TEST_CASE("ignoring every target gives nan under mean, 0 under sum, as PyTorch", "[loss]") {

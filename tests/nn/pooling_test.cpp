@@ -2,7 +2,6 @@
 // gradients against the PyTorch fixtures of tools/references/layers.py (overlapping windows, padding,
 // non-square windows, ties for max, unbatched inputs) in float and double, gradcheck, reprs, errors.
 #include <catch2/catch.hpp>
-
 #include <hnn/nn/pooling.hpp>
 #include <sstream>
 #include <type_traits>
@@ -117,10 +116,12 @@ TEST_CASE("Pooling modules: CTAD, default stride and reprs", "[pooling]") {
 TEST_CASE("Pooling rejects bad inputs naming module, expected and actual", "[pooling][errors]") {
   nn::AvgPool2d avg(2, 2);
   nn::MaxPool2d max(2, 2);
-  CHECK_THROWS_MATCHES(avg(hnn::zeros<float>({4, 28})), std::invalid_argument,
-                       Catch::Message("AvgPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape [4, 28]"));
-  CHECK_THROWS_MATCHES(max(hnn::zeros<float>({1, 2, 3, 4, 5})), std::invalid_argument,
-                       Catch::Message("MaxPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape [1, 2, 3, 4, 5]"));
+  CHECK_THROWS_MATCHES(
+      avg(hnn::zeros<float>({4, 28})), std::invalid_argument,
+      Catch::Message("AvgPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape [4, 28]"));
+  CHECK_THROWS_MATCHES(
+      max(hnn::zeros<float>({1, 2, 3, 4, 5})), std::invalid_argument,
+      Catch::Message("MaxPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape [1, 2, 3, 4, 5]"));
   CHECK_THROWS_WITH(hnn::max_pool2d(hnn::zeros<float>({1, 1, 1, 1}), {2, 2}, {2, 2}),
                     Catch::Contains("output size is too small"));
   CHECK_THROWS_WITH(hnn::avg_pool2d(hnn::zeros<float>({1, 1, 4, 4}), {2, 2}, {2, 2}, {2, 2}),

@@ -1,15 +1,15 @@
 // Tests of include/hnn/nn/utils/precise_bn.hpp: recalibrate_batch_norm replaces the exponential running
 // averages by the plain average of per-batch statistics (PyTorch's momentum=None rule), restores each
 // module's momentum and the model's mode, and stops after max_batches.
-#include <catch2/catch.hpp>
+#include "hnn/nn/utils/precise_bn.hpp"
 
+#include <catch2/catch.hpp>
 #include <vector>
 
 #include "hnn/nn/activation.hpp"
 #include "hnn/nn/batchnorm.hpp"
 #include "hnn/nn/linear.hpp"
 #include "hnn/nn/sequential.hpp"
-#include "hnn/nn/utils/precise_bn.hpp"
 #include "reference.hpp"
 
 namespace nn = hnn::nn;

@@ -1,9 +1,8 @@
 // Tests of include/hnn/ops/creation.hpp: zeros, ones, full, arange (count and range forms) against PyTorch
 // (tests/references/ops.json) in float, double and int64; tensor(values, shape); the *_like forms; rand,
 // randn, randint, randperm (ranges, moments, determinism under a seed, manual_seed); and their errors.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "op_harness.hpp"
@@ -22,7 +21,8 @@ Tensor<T> create(const std::string& op, const json& args) {
   if (op == "full") return hnn::full<T>(shape(), static_cast<T>(args.at("value").get<double>()));
   if (op == "arange") return hnn::arange<T>(args.at("n").get<int64_t>());
   if (op == "arange_range")
-    return hnn::arange<T>(args.at("start").get<double>(), args.at("end").get<double>(), args.at("step").get<double>());
+    return hnn::arange<T>(args.at("start").get<double>(), args.at("end").get<double>(),
+                          args.at("step").get<double>());
   FAIL("creation_test has no op " << op);
   return Tensor<T>();
 }

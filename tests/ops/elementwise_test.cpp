@@ -3,7 +3,6 @@
 // maximum/minimum, neg, exp, log, sqrt, abs, pow, relu, sigmoid, tanh, clamp, eq; forward and gradients in
 // float and double on contiguous, broadcast and non-contiguous inputs, and gradcheck in double.
 #include <catch2/catch.hpp>
-
 #include <optional>
 
 #include "op_harness.hpp"
@@ -101,7 +100,8 @@ TEST_CASE("int64 arithmetic with tensors and scalars", "[ops]") {
   REQUIRE((a + b).to_vector() == std::vector<int64_t>{11, 22, 33, 14, 25, 36});
   REQUIRE((a * int64_t(2) - int64_t(1)).to_vector() == std::vector<int64_t>{1, 3, 5, 7, 9, 11});
   REQUIRE((int64_t(7) - a.t()).to_vector() == std::vector<int64_t>{6, 3, 5, 2, 4, 1});
-  REQUIRE((a / int64_t(2)).to_vector() == std::vector<int64_t>{0, 1, 1, 2, 2, 3});  // truncation like torch.div(rounding_mode='trunc')
+  REQUIRE((a / int64_t(2)).to_vector() ==
+          std::vector<int64_t>{0, 1, 1, 2, 2, 3});  // truncation like torch.div(rounding_mode='trunc')
   REQUIRE(a.neg().abs().to_vector() == a.to_vector());
 }
 

@@ -42,7 +42,8 @@ TEST_CASE("matmul shape errors name both shapes", "[ops][errors]") {
   REQUIRE_THROWS_WITH(hnn::matmul(a, hnn::zeros<float>({4, 5})), Contains("2x3") && Contains("4x5"));
   REQUIRE_THROWS_WITH(hnn::matmul(hnn::zeros<float>({7, 2, 3}), hnn::zeros<float>({7, 4, 5})),
                       Contains("[7, 2, 3]") && Contains("[7, 4, 5]"));
-  REQUIRE_THROWS_WITH(hnn::matmul(hnn::zeros<float>({3}), hnn::zeros<float>({4})), Contains("3") && Contains("4"));
+  REQUIRE_THROWS_WITH(hnn::matmul(hnn::zeros<float>({3}), hnn::zeros<float>({4})),
+                      Contains("3") && Contains("4"));
   REQUIRE_THROWS_WITH(hnn::matmul(hnn::zeros<float>({2, 2, 3}), hnn::zeros<float>({3, 3, 2})),
                       Contains("[2]") && Contains("[3]"));
   REQUIRE_THROWS_WITH(hnn::matmul(hnn::zeros<float>({}), a), Contains("at least 1D"));

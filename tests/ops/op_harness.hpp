@@ -5,7 +5,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,12 +26,18 @@ template <class T>
 Tensor<T> apply_view(Tensor<T> t, const json& steps) {
   for (const auto& step : steps) {
     const std::string kind = step.at(0).get<std::string>();
-    if (kind == "transpose") t = t.transpose(step.at(1).get<int64_t>(), step.at(2).get<int64_t>());
-    else if (kind == "permute") t = t.permute(Shape(step.at(1).get<std::vector<int64_t>>()));
-    else if (kind == "narrow") t = t.narrow(step.at(1).get<int64_t>(), step.at(2).get<int64_t>(), step.at(3).get<int64_t>());
-    else if (kind == "expand") t = t.expand(Shape(step.at(1).get<std::vector<int64_t>>()));
-    else if (kind == "select") t = t.select(step.at(1).get<int64_t>(), step.at(2).get<int64_t>());
-    else FAIL("unknown view step " << kind);
+    if (kind == "transpose")
+      t = t.transpose(step.at(1).get<int64_t>(), step.at(2).get<int64_t>());
+    else if (kind == "permute")
+      t = t.permute(Shape(step.at(1).get<std::vector<int64_t>>()));
+    else if (kind == "narrow")
+      t = t.narrow(step.at(1).get<int64_t>(), step.at(2).get<int64_t>(), step.at(3).get<int64_t>());
+    else if (kind == "expand")
+      t = t.expand(Shape(step.at(1).get<std::vector<int64_t>>()));
+    else if (kind == "select")
+      t = t.select(step.at(1).get<int64_t>(), step.at(2).get<int64_t>());
+    else
+      FAIL("unknown view step " << kind);
   }
   return t;
 }
@@ -41,7 +46,8 @@ Tensor<T> apply_view(Tensor<T> t, const json& steps) {
 template <class T>
 Tensor<T> pattern_tensor(const json& p) {
   Shape shape(p.at("shape").get<std::vector<int64_t>>());
-  const int64_t mult = p.at("mult"), add = p.at("add"), mod = p.at("mod"), shift = p.at("shift"), div = p.at("div");
+  const int64_t mult = p.at("mult"), add = p.at("add"), mod = p.at("mod"), shift = p.at("shift"),
+                div = p.at("div");
   std::vector<T> values(static_cast<size_t>(shape.numel()));
   for (size_t i = 0; i < values.size(); ++i)
     values[i] = static_cast<T>(static_cast<double>((static_cast<int64_t>(i) * mult + add) % mod - shift) /
@@ -92,8 +98,8 @@ template <class T>
 struct OpResult {
   Tensor<T> value;
   Tensor<int64_t> index;
-  OpResult(Tensor<T> v) : value(std::move(v)) {}              // NOLINT: implicit on purpose
-  OpResult(Tensor<int64_t> i) : index(std::move(i)) {}        // NOLINT
+  OpResult(Tensor<T> v) : value(std::move(v)) {}        // NOLINT: implicit on purpose
+  OpResult(Tensor<int64_t> i) : index(std::move(i)) {}  // NOLINT
 };
 
 template <class T>
@@ -182,16 +188,16 @@ void run_gradcheck_cases(const std::string& op, const Dispatch& dispatch) {
 }  // namespace hnn::test
 
 /// Two test cases per op: reference values (float and double, forward and backward) and gradcheck.
-#define HNN_OP_REFERENCE_TESTS(OP, DISPATCH)                                                          \
+#define HNN_OP_REFERENCE_TESTS(OP, DISPATCH)                                                            \
   TEST_CASE(OP ": forward and gradients match PyTorch (float, double, views, broadcasting)", "[ops]") { \
-    hnn::test::run_reference_cases(OP, DISPATCH{});                                                   \
-  }                                                                                                   \
-  TEST_CASE(OP ": finite-difference gradcheck in double", "[ops][gradcheck]") {                       \
-    hnn::test::run_gradcheck_cases(OP, DISPATCH{});                                                   \
+    hnn::test::run_reference_cases(OP, DISPATCH{});                                                     \
+  }                                                                                                     \
+  TEST_CASE(OP ": finite-difference gradcheck in double", "[ops][gradcheck]") {                         \
+    hnn::test::run_gradcheck_cases(OP, DISPATCH{});                                                     \
   }
 
 /// Only the reference test (ops without gradients: comparisons, argmax).
-#define HNN_OP_VALUE_TESTS(OP, DISPATCH)                                                  \
+#define HNN_OP_VALUE_TESTS(OP, DISPATCH)                                                 \
   TEST_CASE(OP ": values match PyTorch (float, double, views, broadcasting)", "[ops]") { \
-    hnn::test::run_reference_cases(OP, DISPATCH{});                                     \
+    hnn::test::run_reference_cases(OP, DISPATCH{});                                      \
   }

@@ -1,15 +1,15 @@
-// The precision audit (issue 17): every floating-point op and loss of shared/API.md, float and double, against an
-// exact reference, held to  hnn_error <= max(2 * PyTorch's error, 4 * epsilon). Fixtures: tools/references/precision.py.
+// The precision audit (issue 17): every floating-point op and loss of shared/API.md, float and double,
+// against an exact reference, held to  hnn_error <= max(2 * PyTorch's error, 4 * epsilon). Fixtures:
+// tools/references/precision.py.
 //
-// Each case of tests/references/precision.json names an op, a dtype, an input class and PyTorch's own error on it
-// (tools/references/precision.py says how errors are measured and how the inputs are generated). The inputs are
-// generated here by the same integer formulas; a digest per input proves they are the same values. Elementwise
-// cases compute their exact reference here in long double (the C library's expl, logl, ... as numpy's long double
-// does); the other cases carry their exact results as double-doubles. With HNN_PRECISION_TABLE=<file> set, the test
-// also appends its results there, a tab-separated row per measured quantity (scripts/precision_audit.sh makes the
-// table tests/ops/PRECISION.md from them).
+// Each case of tests/references/precision.json names an op, a dtype, an input class and PyTorch's own error
+// on it (tools/references/precision.py says how errors are measured and how the inputs are generated). The
+// inputs are generated here by the same integer formulas; a digest per input proves they are the same values.
+// Elementwise cases compute their exact reference here in long double (the C library's expl, logl, ... as
+// numpy's long double does); the other cases carry their exact results as double-doubles. With
+// HNN_PRECISION_TABLE=<file> set, the test also appends its results there, a tab-separated row per measured
+// quantity (scripts/precision_audit.sh makes the table tests/ops/PRECISION.md from them).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -30,7 +30,8 @@ namespace {
 using LD = long double;
 using Json = nlohmann::json;
 
-// ---- inputs, as tools/references/precision.py generates them -------------------------------------------------
+// ---- inputs, as tools/references/precision.py generates them
+// -------------------------------------------------
 
 std::vector<double> splitmix_uniform(uint64_t seed, int64_t n) {
   std::vector<double> out(static_cast<size_t>(n));
@@ -82,7 +83,8 @@ std::vector<double> generate(const Json& spec) {
     x = spec.at("values").get<std::vector<double>>();
   } else if (kind == "cycle") {
     const auto values = spec.at("values").get<std::vector<double>>();
-    for (int64_t i = 0; i < numel_of(spec.at("shape")); ++i) x.push_back(values[static_cast<size_t>(i) % values.size()]);
+    for (int64_t i = 0; i < numel_of(spec.at("shape")); ++i)
+      x.push_back(values[static_cast<size_t>(i) % values.size()]);
   } else if (kind == "pick") {
     const auto base = generate<T>(spec.at("of"));
     for (int64_t j = 0; j < spec.at("count").get<int64_t>(); ++j)
@@ -116,7 +118,8 @@ hnn::Tensor<T> make_input(const Json& spec, const std::vector<double>& values, b
   return t;
 }
 
-// ---- errors, as tools/references/precision.py measures them ------------------------------------------------
+// ---- errors, as tools/references/precision.py measures them
+// ------------------------------------------------
 
 struct Elementwise {
   double error = 0;
@@ -131,9 +134,10 @@ Elementwise elementwise_error(const std::vector<T>& got, const std::vector<LD>& 
     const T rounded = static_cast<T>(exact[i]);
     if (!std::isfinite(rounded) || std::fabs(rounded) < std::numeric_limits<T>::min()) continue;
     ++out.count;
-    const double err = std::isfinite(got[i])
-                           ? static_cast<double>(std::fabs(static_cast<LD>(got[i]) - exact[i]) / std::fabs(exact[i]))
-                           : INFINITY;
+    const double err =
+        std::isfinite(got[i])
+            ? static_cast<double>(std::fabs(static_cast<LD>(got[i]) - exact[i]) / std::fabs(exact[i]))
+            : INFINITY;
     out.error = std::max(out.error, err);
   }
   return out;
@@ -153,7 +157,8 @@ double normwise_error(const std::vector<T>& got, const std::vector<LD>& exact) {
   return static_cast<double>(norm > 0 ? std::sqrt(diff) / std::sqrt(norm) : std::sqrt(got_norm));
 }
 
-// ---- the rule, and the table of results ----------------------------------------------------------------------
+// ---- the rule, and the table of results
+// ----------------------------------------------------------------------
 
 struct Row {
   std::string op, dtype, input_class, quantity;
@@ -171,15 +176,17 @@ void write_table() {
   std::ofstream out(path, std::ios::app);
   out << std::setprecision(2) << std::scientific;
   for (const auto& r : rows())
-    out << r.op << '\t' << r.dtype << '\t' << r.input_class << '\t' << r.quantity << '\t' << r.hnn << '\t' << r.torch
-        << '\t' << (r.hnn <= r.bound ? "ok" : "WORSE") << '\n';
+    out << r.op << '\t' << r.dtype << '\t' << r.input_class << '\t' << r.quantity << '\t' << r.hnn << '\t'
+        << r.torch << '\t' << (r.hnn <= r.bound ? "ok" : "WORSE") << '\n';
   rows().clear();
 }
 
 template <class T>
-void check_rule(const hnn::test::ReferenceCase& c, const std::string& quantity, double hnn_error, double torch_error) {
+void check_rule(const hnn::test::ReferenceCase& c, const std::string& quantity, double hnn_error,
+                double torch_error) {
   const auto& p = c.json()["params"];
-  const double bound = std::max(2.0 * torch_error, 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon()));
+  const double bound =
+      std::max(2.0 * torch_error, 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon()));
   rows().push_back({p.at("op"), p.at("dtype"), p.at("class"), quantity, hnn_error, torch_error, bound});
   INFO(c.name() << " (" << c.call() << "), " << quantity << ": hnn's error " << hnn_error << ", PyTorch's "
                 << torch_error << ", allowed " << bound);
@@ -215,7 +222,8 @@ std::vector<T> values(const hnn::Tensor<T>& t) {
   return t.contiguous().to_vector();
 }
 
-// ---- elementwise ops: exact values and derivatives in long double -------------------------------------------
+// ---- elementwise ops: exact values and derivatives in long double
+// -------------------------------------------
 
 struct Exact {
   std::function<LD(LD)> f, df;
@@ -229,18 +237,22 @@ Exact unary_exact(const std::string& op, LD s) {
   if (op == "log") return {[](LD x) { return std::log(x); }, [](LD x) { return 1 / x; }};
   if (op == "sqrt") return {[](LD x) { return std::sqrt(x); }, [](LD x) { return 1 / (2 * std::sqrt(x)); }};
   if (op == "tanh")
-    return {[](LD x) { return std::tanh(x); }, [](LD x) {
+    return {[](LD x) { return std::tanh(x); },
+            [](LD x) {
               const LD c = std::cosh(x);
               return 1 / (c * c);
             }};
   if (op == "sigmoid")
-    return {[](LD x) { return 1 / (1 + std::exp(-x)); }, [](LD x) {
+    return {[](LD x) { return 1 / (1 + std::exp(-x)); },
+            [](LD x) {
               const LD e = std::exp(-std::fabs(x));
               return e / ((1 + e) * (1 + e));
             }};
-  if (op == "relu") return {[](LD x) { return x > 0 ? x : LD(0); }, [](LD x) { return x > 0 ? LD(1) : LD(0); }};
+  if (op == "relu")
+    return {[](LD x) { return x > 0 ? x : LD(0); }, [](LD x) { return x > 0 ? LD(1) : LD(0); }};
   if (op == "neg") return {[](LD x) { return -x; }, [](LD) { return LD(-1); }};
-  if (op == "abs") return {[](LD x) { return std::fabs(x); }, [](LD x) { return x > 0 ? LD(1) : x < 0 ? LD(-1) : LD(0); }};
+  if (op == "abs")
+    return {[](LD x) { return std::fabs(x); }, [](LD x) { return x > 0 ? LD(1) : x < 0 ? LD(-1) : LD(0); }};
   if (op.rfind("pow_", 0) == 0) {
     const LD p = pow_exponent(op);
     return {[p](LD x) { return std::pow(x, p); }, [p](LD x) { return p * std::pow(x, p - 1); }};
@@ -330,7 +342,8 @@ void run_binary(const hnn::test::ReferenceCase& c) {
   }
 }
 
-// ---- the other ops: exact results stored in the fixture ------------------------------------------------------
+// ---- the other ops: exact results stored in the fixture
+// ------------------------------------------------------
 
 template <class T>
 struct Outcome {
@@ -379,21 +392,25 @@ Outcome<T> run_stored_op(const std::string& op, std::map<std::string, hnn::Tenso
     return {scalar_backward(F::cross_entropy(x, class_targets(x.size(0), x.size(1)))), {{"x", x}}};
   if (op == "cross_entropy_index_none")
     return {hnn::cross_entropy(x, class_targets(x.size(0), x.size(1)), hnn::Reduction::None), {}};
-  if (op == "cross_entropy_prob") return {scalar_backward(F::cross_entropy(x, in.at("w").detach())), {{"x", x}}};
-  if (op == "nll_loss") return {scalar_backward(F::nll_loss(x, class_targets(x.size(0), x.size(1)))), {{"x", x}}};
+  if (op == "cross_entropy_prob")
+    return {scalar_backward(F::cross_entropy(x, in.at("w").detach())), {{"x", x}}};
+  if (op == "nll_loss")
+    return {scalar_backward(F::nll_loss(x, class_targets(x.size(0), x.size(1)))), {{"x", x}}};
   if (op == "mse_loss") return {scalar_backward(F::mse_loss(x, in.at("y"))), {{"x", x}, {"y", in.at("y")}}};
   if (op == "binary_cross_entropy")
     return {scalar_backward(F::binary_cross_entropy(in.at("p"), in.at("y").detach())), {{"p", in.at("p")}}};
   if (op == "binary_cross_entropy_with_logits")
     return {scalar_backward(F::binary_cross_entropy_with_logits(x, in.at("y").detach())), {{"x", x}}};
   if (op == "linear")
-    return {backward(F::linear(x, in.at("w"), in.at("b")), in.at("g")), {{"x", x}, {"w", in.at("w")}, {"b", in.at("b")}}};
+    return {backward(F::linear(x, in.at("w"), in.at("b")), in.at("g")),
+            {{"x", x}, {"w", in.at("w")}, {"b", in.at("b")}}};
   if (op == "conv2d")
     return {backward(hnn::conv2d(x, in.at("w"), in.at("b"), {1, 1}, {1, 1}), in.at("g")),
             {{"x", x}, {"w", in.at("w")}, {"b", in.at("b")}}};
   if (op == "avg_pool2d") return {backward(F::avg_pool2d(x, 2, 2), in.at("g")), {{"x", x}}};
   if (op == "batch_norm")
-    return {backward(F::batch_norm(x, hnn::Tensor<T>(), hnn::Tensor<T>(), in.at("w"), in.at("b"), true), in.at("g")),
+    return {backward(F::batch_norm(x, hnn::Tensor<T>(), hnn::Tensor<T>(), in.at("w"), in.at("b"), true),
+                     in.at("g")),
             {{"x", x}, {"w", in.at("w")}, {"b", in.at("b")}}};
   FAIL("unknown op " << op);
   return {};
@@ -409,16 +426,18 @@ void run_stored(const hnn::test::ReferenceCase& c) {
   auto judge = [&](const std::vector<T>& got, const std::vector<LD>& exact, const std::string& kind) {
     return kind == "elementwise" ? elementwise_error(got, exact).error : normwise_error(got, exact);
   };
-  check_rule<T>(c, "out", judge(values(outcome.out), stored_exact(c, "exact_"), p.at("kind")), p.at("torch_error"));
+  check_rule<T>(c, "out", judge(values(outcome.out), stored_exact(c, "exact_"), p.at("kind")),
+                p.at("torch_error"));
   const auto& grad_errors = p.at("grad_torch_errors");
   REQUIRE(outcome.grads.size() == grad_errors.size());
   for (auto& [name, input] : outcome.grads) {
     INFO(c.name() << ": gradient of " << name);
     REQUIRE(grad_errors.contains(name));
     REQUIRE(input.grad().defined());
-    check_rule<T>(c, "grad " + name,
-                  judge(values(input.grad()), stored_exact(c, "grad_" + name + "_exact_"), p.at("grad_kinds").at(name)),
-                  grad_errors.at(name));
+    check_rule<T>(
+        c, "grad " + name,
+        judge(values(input.grad()), stored_exact(c, "grad_" + name + "_exact_"), p.at("grad_kinds").at(name)),
+        grad_errors.at(name));
   }
 }
 
@@ -426,9 +445,12 @@ template <class T>
 void run_case(const hnn::test::ReferenceCase& c) {
   const auto& p = c.json()["params"];
   const std::string op = p.at("op");
-  if (c.has("exact_hi")) run_stored<T>(c);
-  else if (op == "add" || op == "sub" || op == "mul" || op == "div") run_binary<T>(c);
-  else run_unary<T>(c);
+  if (c.has("exact_hi"))
+    run_stored<T>(c);
+  else if (op == "add" || op == "sub" || op == "mul" || op == "div")
+    run_binary<T>(c);
+  else
+    run_unary<T>(c);
 }
 
 /// Runs every fixture case whose name starts with one of `ops` followed by "/" (all dtypes and classes).
@@ -438,8 +460,10 @@ void run_cases(const std::vector<std::string>& ops) {
   for (const auto& op : ops)
     for (const auto& name : refs.names(op + "/")) {
       const auto c = refs.get(name);
-      if (c.json()["params"].at("dtype") == "float32") run_case<float>(c);
-      else run_case<double>(c);
+      if (c.json()["params"].at("dtype") == "float32")
+        run_case<float>(c);
+      else
+        run_case<double>(c);
       ++ran;
     }
   CHECK(ran > 0);
@@ -457,15 +481,18 @@ TEST_CASE("precision: tanh, sigmoid, relu, neg, abs within 2x PyTorch's error", 
 }
 
 TEST_CASE("precision: + - * / with broadcasting and with scalars within 2x PyTorch's error", "[precision]") {
-  run_cases({"add", "sub", "mul", "div", "add_scalar", "sub_scalar", "mul_scalar", "div_scalar", "rsub_scalar",
-             "rdiv_scalar"});
+  run_cases({"add", "sub", "mul", "div", "add_scalar", "sub_scalar", "mul_scalar", "div_scalar",
+             "rsub_scalar", "rdiv_scalar"});
 }
 
-TEST_CASE("precision: sum, mean, var over 1e7 elements and offset data within 2x PyTorch's error", "[precision]") {
+TEST_CASE("precision: sum, mean, var over 1e7 elements and offset data within 2x PyTorch's error",
+          "[precision]") {
   run_cases({"sum", "mean", "var"});
 }
 
-TEST_CASE("precision: matmul up to K = 4096 within 2x PyTorch's error", "[precision]") { run_cases({"matmul"}); }
+TEST_CASE("precision: matmul up to K = 4096 within 2x PyTorch's error", "[precision]") {
+  run_cases({"matmul"});
+}
 
 TEST_CASE("precision: softmax and log_softmax of logits up to 1e4 within 2x PyTorch's error", "[precision]") {
   run_cases({"softmax", "log_softmax"});

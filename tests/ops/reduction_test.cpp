@@ -1,7 +1,7 @@
 // Tests of include/hnn/ops/reduction.hpp against PyTorch (tests/references/ops.json): sum, mean, var and std
 // over everything or over dims (keepdim, negative and unsorted dims), max/min over everything and along a
-// dim, argmax/argmin, sum_to; contiguous and non-contiguous inputs, ties, large inputs (the parallel and blocked
-// paths), float and double, and gradcheck in double.
+// dim, argmax/argmin, sum_to; contiguous and non-contiguous inputs, ties, large inputs (the parallel and
+// blocked paths), float and double, and gradcheck in double.
 #include <catch2/catch.hpp>
 
 #include "op_harness.hpp"

@@ -20,8 +20,10 @@ struct ShapeOps {
   OpResult<T> operator()(const std::string& op, const std::vector<Tensor<T>>& x, const json& args) const {
     if (op == "reshape") return hnn::reshape(x[0], shape_arg(args, "shape"));
     if (op == "view") return x[0].view(shape_arg(args, "shape"));
-    if (op == "flatten") return hnn::flatten(x[0], args.at("start").get<int64_t>(), args.at("end").get<int64_t>());
-    if (op == "transpose") return hnn::transpose(x[0], args.at("d0").get<int64_t>(), args.at("d1").get<int64_t>());
+    if (op == "flatten")
+      return hnn::flatten(x[0], args.at("start").get<int64_t>(), args.at("end").get<int64_t>());
+    if (op == "transpose")
+      return hnn::transpose(x[0], args.at("d0").get<int64_t>(), args.at("d1").get<int64_t>());
     if (op == "t") return x[0].t();
     if (op == "permute") return hnn::permute(x[0], shape_arg(args, "dims"));
     if (op == "unsqueeze") return x[0].unsqueeze(args.at("dim").get<int64_t>());
@@ -30,7 +32,8 @@ struct ShapeOps {
     if (op == "expand") return x[0].expand(shape_arg(args, "shape"));
     if (op == "select") return x[0].select(args.at("dim").get<int64_t>(), args.at("index").get<int64_t>());
     if (op == "narrow")
-      return x[0].narrow(args.at("dim").get<int64_t>(), args.at("start").get<int64_t>(), args.at("length").get<int64_t>());
+      return x[0].narrow(args.at("dim").get<int64_t>(), args.at("start").get<int64_t>(),
+                         args.at("length").get<int64_t>());
     if (op == "cat") return hnn::cat(x, args.at("dim").get<int64_t>());
     if (op == "stack") return hnn::stack(x, args.at("dim").get<int64_t>());
     if (op == "clone") return x[0].clone();
@@ -70,7 +73,7 @@ TEST_CASE("view ops share storage; reshape copies only when it must; clone never
   REQUIRE(shares_storage(x.select(1, 2), x));
   REQUIRE(shares_storage(x.unsqueeze(1).squeeze(1), x));
   REQUIRE(shares_storage(x.select(0, 0).unsqueeze(0).expand({5, 3, 4}), x));
-  REQUIRE(shares_storage(x.reshape({4, 6}), x));           // contiguous: a view
+  REQUIRE(shares_storage(x.reshape({4, 6}), x));                      // contiguous: a view
   REQUIRE_FALSE(shares_storage(x.transpose(0, 1).reshape({-1}), x));  // not viewable: a copy
   REQUIRE_FALSE(shares_storage(x.clone(), x));
   REQUIRE(shares_storage(x.contiguous(), x));

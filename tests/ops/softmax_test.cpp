@@ -3,7 +3,6 @@
 // large logits (max subtraction), -inf logits, long strided lines; values and gradients in float and
 // double, gradcheck in double.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "op_harness.hpp"

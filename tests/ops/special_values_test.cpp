@@ -461,7 +461,8 @@ TEST_CASE("special values: losses on nan and inf inputs and at extreme inputs, w
   check_family({"loss/"});
 }
 
-TEST_CASE("special values: every documented deviation from PyTorch names a case of the fixture", "[ops][special]") {
+TEST_CASE("special values: every documented deviation from PyTorch names a case of the fixture",
+          "[ops][special]") {
   const auto all = special_references().names();
   for (const auto& entry : deviations()) {
     INFO("deviations() entry " << entry.case_pattern << " matches no case of special_values.json");

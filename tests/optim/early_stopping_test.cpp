@@ -1,7 +1,6 @@
 // Tests for include/hnn/optim/early_stopping.hpp: patience and min_delta counting, the deep copy of the best
 // state and its restoration into the model's own storage, restore_best_weights off, bad options.
 #include <catch2/catch.hpp>
-
 #include <hnn/nn/module.hpp>
 #include <hnn/optim/early_stopping.hpp>
 #include <hnn/tensor.hpp>
@@ -37,7 +36,8 @@ class Scale : public hnn::nn::Cloneable<Scale, double> {
 
 }  // namespace
 
-TEST_CASE("EarlyStopping stops after `patience` epochs without an improvement larger than min_delta", "[early_stopping]") {
+TEST_CASE("EarlyStopping stops after `patience` epochs without an improvement larger than min_delta",
+          "[early_stopping]") {
   Scale model;
   optim::EarlyStopping stopper(3, 0.01, true);
   CHECK_FALSE(stopper.step(1.0, model));  // first epoch always improves on +inf
@@ -94,6 +94,8 @@ TEST_CASE("EarlyStopping without restore_best_weights keeps no copy", "[early_st
 }
 
 TEST_CASE("EarlyStopping rejects negative patience or min_delta", "[early_stopping][errors]") {
-  CHECK_THROWS_WITH(optim::EarlyStopping(-1), Catch::Contains("EarlyStopping: patience must be non-negative, got -1"));
-  CHECK_THROWS_WITH(optim::EarlyStopping(3, -0.1), Catch::Contains("EarlyStopping: min_delta must be non-negative, got -0.1"));
+  CHECK_THROWS_WITH(optim::EarlyStopping(-1),
+                    Catch::Contains("EarlyStopping: patience must be non-negative, got -1"));
+  CHECK_THROWS_WITH(optim::EarlyStopping(3, -0.1),
+                    Catch::Contains("EarlyStopping: min_delta must be non-negative, got -0.1"));
 }

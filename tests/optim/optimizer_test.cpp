@@ -2,7 +2,6 @@
 // against PyTorch (tools/references/optim.py) for every SGD option, Adam, AdamW and mid-run lr changes;
 // state_dict round trips; zero_grad; parameter groups; PyTorch's messages for invalid options.
 #include <catch2/catch.hpp>
-
 #include <hnn/optim/adam.hpp>
 #include <hnn/optim/sgd.hpp>
 #include <hnn/tensor.hpp>
@@ -27,7 +26,8 @@ template <class T>
 struct TinyModel {
   std::vector<hnn::Tensor<T>> params;
   explicit TinyModel(const hnn::test::ReferenceCase& c, const std::string& suffix = "init") {
-    for (const char* name : kParamNames) params.push_back(c.tensor<T>(std::string(name) + "." + suffix).requires_grad_(true));
+    for (const char* name : kParamNames)
+      params.push_back(c.tensor<T>(std::string(name) + "." + suffix).requires_grad_(true));
   }
   hnn::Tensor<T> forward(const hnn::Tensor<T>& x) const {
     auto h = (x.matmul(params[0].t()) + params[1]).tanh();
@@ -39,12 +39,15 @@ struct TinyModel {
   }
 };
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const nlohmann::json& params, const std::vector<hnn::Tensor<double>>& ps) {
+std::unique_ptr<optim::Optimizer> make_optimizer(const nlohmann::json& params,
+                                                 const std::vector<hnn::Tensor<double>>& ps) {
   const std::string kind = params["optimizer"].get<std::string>();
   const auto& o = params["options"];
   if (kind == "SGD") {
     optim::SGDOptions options(o["lr"].get<double>());
-    options.momentum(o.value("momentum", 0.0)).dampening(o.value("dampening", 0.0)).weight_decay(o.value("weight_decay", 0.0))
+    options.momentum(o.value("momentum", 0.0))
+        .dampening(o.value("dampening", 0.0))
+        .weight_decay(o.value("weight_decay", 0.0))
         .nesterov(o.value("nesterov", false));
     return std::make_unique<optim::SGD<double>>(ps, options);
   }
@@ -62,8 +65,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const nlohmann::json& params, c
 }
 
 /// Runs steps [first, last) of a case's trajectory, comparing parameters and losses with PyTorch's.
-void run_steps(const hnn::test::ReferenceCase& c, const TinyModel<double>& model, optim::Optimizer& opt, int first,
-               int last, double rtol) {
+void run_steps(const hnn::test::ReferenceCase& c, const TinyModel<double>& model, optim::Optimizer& opt,
+               int first, int last, double rtol) {
   auto x = c.tensor<double>("x"), y = c.tensor<double>("y");
   auto losses = c.tensor<double>("losses").to_vector();
   const auto& p = c.json()["params"];
@@ -76,8 +79,9 @@ void run_steps(const hnn::test::ReferenceCase& c, const TinyModel<double>& model
     opt.step();
     CHECK(loss.item() == Approx(losses[static_cast<size_t>(k)]).epsilon(rtol));
     for (size_t j = 0; j < 4; ++j)
-      expect_close(model.params[j], c.tensor<double>(std::string(kParamNames[j]) + ".step" + std::to_string(k)), rtol,
-                   -1, kParamNames[j]);
+      expect_close(model.params[j],
+                   c.tensor<double>(std::string(kParamNames[j]) + ".step" + std::to_string(k)), rtol, -1,
+                   kParamNames[j]);
   }
 }
 
@@ -93,12 +97,14 @@ TEST_CASE("10-step trajectories equal PyTorch's (double)", "[optim][reference]")
       TinyModel<double> model(c);
       auto opt = make_optimizer(c.json()["params"], model.params);
       run_steps(c, model, *opt, 0, 10, 1e-9);
-      if (!c.json()["params"]["set_lr"].is_null()) CHECK(opt->lr() == c.json()["params"]["set_lr"].get<double>());
+      if (!c.json()["params"]["set_lr"].is_null())
+        CHECK(opt->lr() == c.json()["params"]["set_lr"].get<double>());
     }
   }
 }
 
-TEST_CASE("float models train with the same spelling and follow PyTorch's double trajectory closely", "[optim]") {
+TEST_CASE("float models train with the same spelling and follow PyTorch's double trajectory closely",
+          "[optim]") {
   auto c = refs().get("traj_adam_amsgrad");
   TinyModel<float> model(c);
   optim::Adam opt(model.params, optim::AdamOptions(0.02).amsgrad(true));
@@ -116,11 +122,14 @@ TEST_CASE("float models train with the same spelling and follow PyTorch's double
     opt.step();
   }
   for (size_t j = 0; j < 4; ++j)
-    expect_close(model.params[j], c.tensor<double>(std::string(kParamNames[j]) + ".step9"), 1e-4, -1, kParamNames[j]);
+    expect_close(model.params[j], c.tensor<double>(std::string(kParamNames[j]) + ".step9"), 1e-4, -1,
+                 kParamNames[j]);
 }
 
-TEST_CASE("state_dict round trip: training continued from a loaded state follows the same trajectory", "[optim][state]") {
-  for (const std::string name : {"traj_sgd_momentum", "traj_sgd_nesterov", "traj_adam_amsgrad", "traj_adamw", "traj_adam_set_lr"}) {
+TEST_CASE("state_dict round trip: training continued from a loaded state follows the same trajectory",
+          "[optim][state]") {
+  for (const std::string name :
+       {"traj_sgd_momentum", "traj_sgd_nesterov", "traj_adam_amsgrad", "traj_adamw", "traj_adam_set_lr"}) {
     DYNAMIC_SECTION(name) {
       auto c = refs().get(name);
       TinyModel<double> model(c);
@@ -166,8 +175,9 @@ TEST_CASE("state_dict holds PyTorch's group keys and state names", "[optim][stat
   auto s = adam.state_dict();
   std::vector<std::string> keys;
   for (const auto& [k, t] : s.tensors) keys.push_back(k);
-  CHECK(keys == std::vector<std::string>{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq",
-                                         "state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"});
+  CHECK(keys == std::vector<std::string>{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq",
+                                         "state.0.max_exp_avg_sq", "state.1.step", "state.1.exp_avg",
+                                         "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"});
   CHECK(s.tensors[0].second.dtype() == hnn::Dtype::Float32);  // PyTorch 1.13: step is a float32 0-dim tensor
   CHECK(s.tensors[0].second.dim() == 0);
   CHECK(s.tensors[0].second.to_vector()[0] == 1.0);
@@ -178,7 +188,8 @@ TEST_CASE("state_dict holds PyTorch's group keys and state names", "[optim][stat
   CHECK(s.tensors[0].second.to_vector()[0] == 1.0);
 }
 
-TEST_CASE("load_state_dict rejects another optimiser, other parameter counts and wrong shapes", "[optim][state][errors]") {
+TEST_CASE("load_state_dict rejects another optimiser, other parameter counts and wrong shapes",
+          "[optim][state][errors]") {
   auto w = hnn::ones<double>({2, 3}).requires_grad_(true), b = hnn::zeros<double>({3}).requires_grad_(true);
   std::vector<hnn::Tensor<double>> both{w, b};
   optim::Adam adam(both, optim::AdamOptions(0.1));
@@ -187,15 +198,19 @@ TEST_CASE("load_state_dict rejects another optimiser, other parameter counts and
   auto state = adam.state_dict();
 
   optim::SGD sgd(both, optim::SGDOptions(0.1));
-  CHECK_THROWS_WITH(sgd.load_state_dict(state), Catch::Contains("belongs to optimizer 'Adam', expected 'SGD'"));
+  CHECK_THROWS_WITH(sgd.load_state_dict(state),
+                    Catch::Contains("belongs to optimizer 'Adam', expected 'SGD'"));
   optim::Adam one(std::vector<hnn::Tensor<double>>{w}, optim::AdamOptions(0.1));
-  CHECK_THROWS_WITH(one.load_state_dict(state), Catch::Contains("doesn't match the size of optimizer's group (2 parameters, expected 1)"));
+  CHECK_THROWS_WITH(
+      one.load_state_dict(state),
+      Catch::Contains("doesn't match the size of optimizer's group (2 parameters, expected 1)"));
   optim::Adam swapped(std::vector<hnn::Tensor<double>>{b, w}, optim::AdamOptions(0.1));
   CHECK_THROWS_WITH(swapped.load_state_dict(state),
                     Catch::Contains("state entry 'state.0.exp_avg' has shape [2, 3], expected [3]"));
   auto bad = state;
   bad.tensors.emplace_back("state.7.exp_avg", hnn::AnyTensor<hnn::CPU>(hnn::zeros<double>({3})));
-  CHECK_THROWS_WITH(adam.load_state_dict(bad), Catch::Contains("names parameter 7 but the optimizer has 2 parameters"));
+  CHECK_THROWS_WITH(adam.load_state_dict(bad),
+                    Catch::Contains("names parameter 7 but the optimizer has 2 parameters"));
   bad = state;
   bad.tensors.emplace_back("state.1.velocity", hnn::AnyTensor<hnn::CPU>(hnn::zeros<double>({3})));
   CHECK_THROWS_WITH(adam.load_state_dict(bad), Catch::Contains("got 'velocity'"));
@@ -210,22 +225,30 @@ TEST_CASE("invalid options throw PyTorch's messages", "[optim][errors]") {
   CHECK_THROWS_AS(optim::SGD(ps, optim::SGDOptions(-0.1)), std::invalid_argument);
   CHECK_THROWS_WITH(optim::SGD(ps, optim::SGDOptions(-0.1)), "Invalid learning rate: -0.1");
   CHECK_THROWS_WITH(optim::SGD(ps, optim::SGDOptions(0.1).momentum(-0.5)), "Invalid momentum value: -0.5");
-  CHECK_THROWS_WITH(optim::SGD(ps, optim::SGDOptions(0.1).weight_decay(-1e-4)), "Invalid weight_decay value: -0.0001");
-  CHECK_THROWS_WITH(optim::SGD(ps, optim::SGDOptions(0.1).nesterov(true)), "Nesterov momentum requires a momentum and zero dampening");
+  CHECK_THROWS_WITH(optim::SGD(ps, optim::SGDOptions(0.1).weight_decay(-1e-4)),
+                    "Invalid weight_decay value: -0.0001");
+  CHECK_THROWS_WITH(optim::SGD(ps, optim::SGDOptions(0.1).nesterov(true)),
+                    "Nesterov momentum requires a momentum and zero dampening");
   CHECK_THROWS_WITH(optim::SGD(ps, optim::SGDOptions(0.1).momentum(0.9).dampening(0.1).nesterov(true)),
                     "Nesterov momentum requires a momentum and zero dampening");
   CHECK_THROWS_WITH(optim::Adam(ps, optim::AdamOptions(-1.0)), "Invalid learning rate: -1.0");
-  CHECK_THROWS_WITH(optim::Adam(ps, optim::AdamOptions().betas({1.0, 0.999})), "Invalid beta parameter at index 0: 1.0");
-  CHECK_THROWS_WITH(optim::Adam(ps, optim::AdamOptions().betas({0.9, -0.5})), "Invalid beta parameter at index 1: -0.5");
-  CHECK_THROWS_WITH(optim::Adam(ps, optim::AdamOptions().eps(-1e-8)), Catch::StartsWith("Invalid epsilon value"));
-  CHECK_THROWS_WITH(optim::AdamW(ps, optim::AdamWOptions().weight_decay(-0.01)), "Invalid weight_decay value: -0.01");
+  CHECK_THROWS_WITH(optim::Adam(ps, optim::AdamOptions().betas({1.0, 0.999})),
+                    "Invalid beta parameter at index 0: 1.0");
+  CHECK_THROWS_WITH(optim::Adam(ps, optim::AdamOptions().betas({0.9, -0.5})),
+                    "Invalid beta parameter at index 1: -0.5");
+  CHECK_THROWS_WITH(optim::Adam(ps, optim::AdamOptions().eps(-1e-8)),
+                    Catch::StartsWith("Invalid epsilon value"));
+  CHECK_THROWS_WITH(optim::AdamW(ps, optim::AdamWOptions().weight_decay(-0.01)),
+                    "Invalid weight_decay value: -0.01");
   auto non_leaf = ps[0] * 2.0f;
   CHECK_THROWS_WITH(optim::SGD(std::vector<hnn::Tensor<float>>{non_leaf}, optim::SGDOptions(0.1)),
                     Catch::Contains("can't optimize a non-leaf Tensor"));
 }
 
-TEST_CASE("zero_grad zeroes gradients in place (or drops them); parameters without gradients are skipped", "[optim]") {
-  auto w = hnn::full<double>({3}, 2.0).requires_grad_(true), unused = hnn::ones<double>({2}).requires_grad_(true);
+TEST_CASE("zero_grad zeroes gradients in place (or drops them); parameters without gradients are skipped",
+          "[optim]") {
+  auto w = hnn::full<double>({3}, 2.0).requires_grad_(true),
+       unused = hnn::ones<double>({2}).requires_grad_(true);
   optim::SGD opt(std::vector<hnn::Tensor<double>>{w, unused}, optim::SGDOptions(0.5));
   (w * w).sum().backward();
   const double* grad_storage = w.grad().data();
@@ -269,7 +292,8 @@ TEST_CASE("large parameters (chunked, parallel under OpenMP) get the closed-form
   adam_param.set_grad(g.clone());
   sgd_param.set_grad(g.clone());
   optim::Adam adam(std::vector<hnn::Tensor<double>>{adam_param}, optim::AdamOptions(0.01));
-  optim::SGD sgd(std::vector<hnn::Tensor<double>>{sgd_param}, optim::SGDOptions(0.1).momentum(0.9).dampening(0.5));
+  optim::SGD sgd(std::vector<hnn::Tensor<double>>{sgd_param},
+                 optim::SGDOptions(0.1).momentum(0.9).dampening(0.5));
   adam.step();  // step 1: m_hat = g, v_hat = g^2, so p -= lr * g / (|g| + eps)
   sgd.step();   // buf = g
   sgd.step();   // buf = 0.9 g + 0.5 g = 1.4 g; p = p0 - 0.1 g - 0.14 g

@@ -2,7 +2,6 @@
 // sequences (mode min/max, threshold rel/abs, cooldown, min_lr, eps, NaN metrics) and StepLR's, against
 // PyTorch (tools/references/optim.py); option errors.
 #include <catch2/catch.hpp>
-
 #include <hnn/optim/adam.hpp>
 #include <hnn/optim/lr_scheduler.hpp>
 #include <hnn/optim/sgd.hpp>
@@ -116,12 +115,14 @@ TEST_CASE("ReduceLROnPlateau defaults and state", "[scheduler]") {
 TEST_CASE("ReduceLROnPlateau rejects bad options with PyTorch's messages", "[scheduler][errors]") {
   std::vector<hnn::Tensor<double>> ps{hnn::zeros<double>({1}).requires_grad_(true)};
   optim::SGD opt(ps, optim::SGDOptions(1.0));
-  CHECK_THROWS_AS(optim::ReduceLROnPlateau(opt, optim::ReduceLROnPlateauOptions().factor(1.0)), std::invalid_argument);
+  CHECK_THROWS_AS(optim::ReduceLROnPlateau(opt, optim::ReduceLROnPlateauOptions().factor(1.0)),
+                  std::invalid_argument);
   CHECK_THROWS_WITH(optim::ReduceLROnPlateau(opt, optim::ReduceLROnPlateauOptions().factor(1.0)),
                     Catch::Contains("Factor should be < 1.0."));
   CHECK_THROWS_WITH(optim::ReduceLROnPlateau(opt, optim::ReduceLROnPlateauOptions().mode("lowest")),
                     Catch::Contains("mode lowest is unknown!"));
-  CHECK_THROWS_WITH(optim::ReduceLROnPlateau(opt, optim::ReduceLROnPlateauOptions().threshold_mode("relative")),
-                    Catch::Contains("threshold mode relative is unknown!"));
+  CHECK_THROWS_WITH(
+      optim::ReduceLROnPlateau(opt, optim::ReduceLROnPlateauOptions().threshold_mode("relative")),
+      Catch::Contains("threshold mode relative is unknown!"));
   CHECK_THROWS_WITH(optim::StepLR(opt, 0), Catch::Contains("StepLR: step_size must be positive, got 0"));
 }

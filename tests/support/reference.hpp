@@ -6,7 +6,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <fstream>
 #include <hnn/tensor.hpp>
@@ -28,7 +27,9 @@ class ReferenceCase {
   /// The PyTorch expression that produced the case (for failure messages).
   std::string call() const { return json_.value("call", ""); }
   bool has(const std::string& tensor) const { return json_["tensors"].contains(tensor); }
-  bool has_param(const std::string& key) const { return json_.contains("params") && json_["params"].contains(key); }
+  bool has_param(const std::string& key) const {
+    return json_.contains("params") && json_["params"].contains(key);
+  }
 
   template <class T>
   Tensor<T> tensor(const std::string& key) const {
@@ -40,7 +41,9 @@ class ReferenceCase {
     for (const auto& v : t["data"]) {
       if (v.is_string()) {  // "nan", "inf", "-inf"
         std::string s = v.get<std::string>();
-        values.push_back(s == "nan" ? static_cast<T>(NAN) : s == "inf" ? static_cast<T>(INFINITY) : static_cast<T>(-INFINITY));
+        values.push_back(s == "nan"   ? static_cast<T>(NAN)
+                         : s == "inf" ? static_cast<T>(INFINITY)
+                                      : static_cast<T>(-INFINITY));
       } else {
         values.push_back(v.get<T>());
       }

@@ -3,7 +3,6 @@
 // every binary op, reshape/view to a wrong size, matmul's inner dimensions, item() on many elements,
 // backward on a tensor that does not require grad, a gradient of the wrong shape.
 #include <catch2/catch.hpp>
-
 #include <stdexcept>
 #include <string>
 
@@ -31,12 +30,11 @@ std::string invalid_argument_message(Fn fn) {
 TEST_CASE("binary ops with shapes that do not broadcast name both shapes", "[errors]") {
   auto a = hnn::zeros<float>({2, 3});
   auto b = hnn::zeros<float>({4, 2});
-  for (const auto& msg : {invalid_argument_message([&] { (void)(a + b); }),
-                          invalid_argument_message([&] { (void)(a - b); }),
-                          invalid_argument_message([&] { (void)(a * b); }),
-                          invalid_argument_message([&] { (void)(a / b); }),
-                          invalid_argument_message([&] { (void)hnn::maximum(a, b); }),
-                          invalid_argument_message([&] { (void)a.eq(b); })}) {
+  for (const auto& msg :
+       {invalid_argument_message([&] { (void)(a + b); }), invalid_argument_message([&] { (void)(a - b); }),
+        invalid_argument_message([&] { (void)(a * b); }), invalid_argument_message([&] { (void)(a / b); }),
+        invalid_argument_message([&] { (void)hnn::maximum(a, b); }),
+        invalid_argument_message([&] { (void)a.eq(b); })}) {
     CHECK_THAT(msg, Contains("[2, 3]") && Contains("[4, 2]"));
     CHECK_THAT(msg, Contains("must match the size of tensor b"));
   }
@@ -48,7 +46,9 @@ TEST_CASE("binary ops with shapes that do not broadcast name both shapes", "[err
 
 TEST_CASE("reshape and view to a wrong size name the requested shape and the size", "[errors]") {
   auto x = hnn::zeros<float>({2, 3});
-  CHECK_THAT(invalid_argument_message([&] { (void)x.reshape({4, 2}); }),
+  CHECK_THAT(invalid_argument_message([&] {
+               (void)x.reshape({4, 2});
+             }),
              Contains("shape '[4, 2]' is invalid for input of size 6"));
   CHECK_THAT(invalid_argument_message([&] { (void)x.view({5, -1}); }), Contains("[5, -1]") && Contains("6"));
   CHECK_THAT(invalid_argument_message([&] { (void)x.t().view({6}); }),
@@ -57,14 +57,20 @@ TEST_CASE("reshape and view to a wrong size name the requested shape and the siz
 
 TEST_CASE("matmul with mismatched inner dimensions names both operands", "[errors]") {
   auto a = hnn::zeros<float>({2, 3});
-  CHECK_THAT(invalid_argument_message([&] { (void)hnn::matmul(a, hnn::zeros<float>({2, 3})); }),
+  CHECK_THAT(invalid_argument_message([&] {
+               (void)hnn::matmul(a, hnn::zeros<float>({2, 3}));
+             }),
              Contains("mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)"));
-  CHECK_THAT(invalid_argument_message([&] { (void)a.matmul(hnn::zeros<float>({4, 2, 5})); }),
+  CHECK_THAT(invalid_argument_message([&] {
+               (void)a.matmul(hnn::zeros<float>({4, 2, 5}));
+             }),
              Contains("[2, 3]") && Contains("[4, 2, 5]"));
 }
 
 TEST_CASE("item() on a tensor with many elements names the count and the shape", "[errors]") {
-  CHECK_THAT(invalid_argument_message([] { (void)hnn::zeros<float>({2, 3}).item(); }),
+  CHECK_THAT(invalid_argument_message([] {
+               (void)hnn::zeros<float>({2, 3}).item();
+             }),
              Contains("6 elements") && Contains("[2, 3]") && Contains("item()"));
   CHECK_THAT(invalid_argument_message([] { (void)hnn::zeros<int64_t>({0}).item(); }),
              Contains("0 elements") && Contains("[0]"));

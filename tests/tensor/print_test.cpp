@@ -3,7 +3,6 @@
 // 0-dim, empty, 1-4 dims; integer-valued, fixed and scientific formats; nan/inf; line wrapping; "..."
 // summaries; requires_grad and grad_fn suffixes; transposed, narrowed and expanded views.
 #include <catch2/catch.hpp>
-
 #include <sstream>
 #include <string>
 
@@ -37,9 +36,12 @@ TEST_CASE("tensors print exactly as PyTorch's str()", "[tensor][print]") {
       const std::string dtype = c.json().at("tensors").at("x").at("dtype").get<std::string>();
       const std::string expected = hnn::test::case_params(c).at("str").get<std::string>();
       INFO(c.call());
-      if (dtype == "float32") REQUIRE(printed<float>(c) == expected);
-      else if (dtype == "float64") REQUIRE(printed<double>(c) == expected);
-      else REQUIRE(printed<int64_t>(c) == expected);
+      if (dtype == "float32")
+        REQUIRE(printed<float>(c) == expected);
+      else if (dtype == "float64")
+        REQUIRE(printed<double>(c) == expected);
+      else
+        REQUIRE(printed<int64_t>(c) == expected);
     }
   }
 }

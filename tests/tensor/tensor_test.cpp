@@ -2,16 +2,15 @@
 // copies), inspection (shape, dim, size with negative dims, numel, strides, is_contiguous), views sharing
 // storage with their base, contiguous(), to_vector() on every layout (transposed, permuted, narrowed,
 // selected, expanded, 0-dim, empty), item(), copy_/fill_ into views, cast, and undefined tensors.
-#include <catch2/catch.hpp>
+#include "hnn/tensor.hpp"
 
+#include <catch2/catch.hpp>
 #include <stdexcept>
 #include <vector>
 
-#include "hnn/tensor.hpp"
-
+using Catch::Matchers::Contains;
 using hnn::Shape;
 using hnn::Tensor;
-using Catch::Matchers::Contains;
 
 TEST_CASE("copying a Tensor shares storage; clone() copies", "[tensor]") {
   auto a = hnn::zeros<float>({2, 3});
@@ -93,7 +92,8 @@ TEST_CASE("to_vector() gives row-major values on every layout", "[tensor]") {
   REQUIRE(x.narrow(0, 1, 2).t().to_vector() == std::vector<int64_t>{4, 8, 5, 9, 6, 10, 7, 11});
   REQUIRE(x.select(1, 3).to_vector() == std::vector<int64_t>{3, 7, 11});
   REQUIRE(x.select(0, 2).select(0, 1).to_vector() == std::vector<int64_t>{9});
-  REQUIRE(x.select(0, 0).unsqueeze(0).expand({2, 4}).to_vector() == std::vector<int64_t>{0, 1, 2, 3, 0, 1, 2, 3});
+  REQUIRE(x.select(0, 0).unsqueeze(0).expand({2, 4}).to_vector() ==
+          std::vector<int64_t>{0, 1, 2, 3, 0, 1, 2, 3});
   REQUIRE(x.narrow(1, 0, 0).to_vector().empty());
   REQUIRE(hnn::zeros<float>({0, 3}).to_vector().empty());
 }

@@ -146,8 +146,8 @@ TEST_CASE("columns lay panels out in a grid, row by row", "[utils][svg]") {
   expect_finite_coordinates(svg, 960, 1108);
   // Panel titles sit centred over their column, 20 px below the top of their row.
   auto title_at = [&](const std::string& x, const std::string& y, const std::string& text) {
-    return svg.find("x=\"" + x + "\" y=\"" + y + "\" text-anchor=\"middle\" font-size=\"14\">" + text + "<") !=
-           std::string::npos;
+    return svg.find("x=\"" + x + "\" y=\"" + y + "\" text-anchor=\"middle\" font-size=\"14\">" + text +
+                    "<") != std::string::npos;
   };
   CHECK(title_at("264.00", "48.00", "panel 0"));
   CHECK(title_at("744.00", "408.00", "panel 3"));

@@ -8,7 +8,8 @@ namespace hnn {
 
 template <class T, class D>
 void Tensor<T, D>::backward() const {
-  HNN_CHECK_RUNTIME(numel() == 1, "grad can be implicitly created only for scalar outputs: backward() was called on ",
+  HNN_CHECK_RUNTIME(numel() == 1,
+                    "grad can be implicitly created only for scalar outputs: backward() was called on ",
                     "a tensor of shape ", shape(), "; pass a gradient of that shape: backward(grad)");
   backward(ones<T, D>(shape()));
 }
@@ -27,8 +28,10 @@ void Tensor<T, D>::backward(const Tensor& gradient, bool retain_graph) const {
 template <class T, class D>
 void Tensor<T, D>::zero_grad(bool set_to_none) {
   if (!defined() || !impl_->grad) return;
-  if (set_to_none) impl_->grad.reset();
-  else Tensor(impl_->grad).fill_(T(0));
+  if (set_to_none)
+    impl_->grad.reset();
+  else
+    Tensor(impl_->grad).fill_(T(0));
 }
 
 }  // namespace hnn

@@ -25,8 +25,9 @@ inline int& backward_depth() {
   return depth;
 }
 inline void queue_callback(std::function<void()> fn) {
-  HNN_CHECK_RUNTIME(backward_depth() > 0, "queue_callback: callbacks can only be queued while a backward pass "
-                                          "runs (from a hook), not outside backward()");
+  HNN_CHECK_RUNTIME(backward_depth() > 0,
+                    "queue_callback: callbacks can only be queued while a backward pass "
+                    "runs (from a hook), not outside backward()");
   final_callbacks().push_back(std::move(fn));
 }
 
@@ -51,10 +52,12 @@ inline std::vector<Node*> topological_order(Node* root) {
 
 template <class T, class D>
 void run_backward(const Tensor<T, D>& root, const Tensor<T, D>& grad, bool retain_graph) {
-  HNN_CHECK_RUNTIME(root.requires_grad(),
-                    "element 0 of tensors does not require grad and does not have a grad_fn (tensor of shape ",
-                    root.shape(), "): call requires_grad_() on a leaf before computing the tensor you call "
-                    "backward() on");
+  HNN_CHECK_RUNTIME(
+      root.requires_grad(),
+      "element 0 of tensors does not require grad and does not have a grad_fn (tensor of shape ",
+      root.shape(),
+      "): call requires_grad_() on a leaf before computing the tensor you call "
+      "backward() on");
   HNN_CHECK(grad.shape() == root.shape(), "backward: the gradient has shape ", grad.shape(),
             " but the tensor has shape ", root.shape());
   NoGradGuard no_grad;  // gradients of gradients are not recorded

@@ -33,8 +33,10 @@ class TypedNode : public Node {
   bool has_grad() const override { return grad_.defined(); }
   void clear_grad() override { grad_ = Tensor<T, D>(); }
   void accumulate(const Tensor<T, D>& g) {
-    if (!grad_.defined()) grad_ = g;
-    else grad_ = add_for_accumulation(grad_, g);
+    if (!grad_.defined())
+      grad_ = g;
+    else
+      grad_ = add_for_accumulation(grad_, g);
   }
 
  protected:

@@ -26,7 +26,8 @@ bool gradcheck(const std::function<Tensor<double, D>(const std::vector<Tensor<do
                std::vector<Tensor<double, D>> inputs, GradcheckOptions options = {}) {
   using T = Tensor<double, D>;
   for (auto& in : inputs) {
-    HNN_CHECK(in.is_contiguous(), "gradcheck: inputs must be contiguous (got shape ", in.shape(), " with strides)");
+    HNN_CHECK(in.is_contiguous(), "gradcheck: inputs must be contiguous (got shape ", in.shape(),
+              " with strides)");
   }
   T output;
   {
@@ -53,7 +54,8 @@ bool gradcheck(const std::function<Tensor<double, D>(const std::vector<Tensor<do
         *p = saved;
       }
       for (int64_t j = 0; j < n_out; ++j)
-        numerical[static_cast<size_t>(j * n_in + i)] = (plus[static_cast<size_t>(j)] - minus[static_cast<size_t>(j)]) / (2 * options.eps);
+        numerical[static_cast<size_t>(j * n_in + i)] =
+            (plus[static_cast<size_t>(j)] - minus[static_cast<size_t>(j)]) / (2 * options.eps);
     }
     // Analytical Jacobian, row by row: backward with a one-hot output gradient.
     for (int64_t j = 0; j < n_out; ++j) {
@@ -63,14 +65,16 @@ bool gradcheck(const std::function<Tensor<double, D>(const std::vector<Tensor<do
       seed.data()[j] = 1.0;
       HNN_CHECK_RUNTIME(out.requires_grad(), "gradcheck: the function's output does not require grad");
       out.backward(seed);
-      std::vector<double> row = x.grad().defined() ? x.grad().to_vector() : std::vector<double>(static_cast<size_t>(n_in), 0.0);
+      std::vector<double> row =
+          x.grad().defined() ? x.grad().to_vector() : std::vector<double>(static_cast<size_t>(n_in), 0.0);
       for (int64_t i = 0; i < n_in; ++i) {
         double a = row[static_cast<size_t>(i)], num = numerical[static_cast<size_t>(j * n_in + i)];
         if (!(std::abs(a - num) <= options.atol + options.rtol * std::abs(num))) {
           if (!options.raise_exception) return false;
-          throw std::runtime_error(hnn::detail::concat(
-              "Jacobian mismatch for output ", j, " with respect to input ", k, " element ", i, ": numerical ", num,
-              " analytical ", a, " (input shape ", x.shape(), ", output shape ", output.shape(), ")"));
+          throw std::runtime_error(
+              hnn::detail::concat("Jacobian mismatch for output ", j, " with respect to input ", k,
+                                  " element ", i, ": numerical ", num, " analytical ", a, " (input shape ",
+                                  x.shape(), ", output shape ", output.shape(), ")"));
         }
       }
     }

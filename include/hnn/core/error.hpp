@@ -19,13 +19,13 @@ std::string concat(Args&&... args) {
 }  // namespace hnn::detail
 
 /// Throws std::invalid_argument with the concatenated message when `cond` is false.
-#define HNN_CHECK(cond, ...)                                                  \
-  do {                                                                        \
+#define HNN_CHECK(cond, ...)                                                      \
+  do {                                                                            \
     if (!(cond)) throw std::invalid_argument(::hnn::detail::concat(__VA_ARGS__)); \
   } while (0)
 
 /// Throws std::runtime_error with the concatenated message when `cond` is false.
-#define HNN_CHECK_RUNTIME(cond, ...)                                        \
-  do {                                                                      \
+#define HNN_CHECK_RUNTIME(cond, ...)                                           \
+  do {                                                                         \
     if (!(cond)) throw std::runtime_error(::hnn::detail::concat(__VA_ARGS__)); \
   } while (0)

@@ -36,8 +36,10 @@ inline std::string py_float_repr(double v) {
       out = "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
     } else {
       auto point = static_cast<size_t>(exponent + 1);
-      if (digits.size() <= point) out = digits + std::string(point - digits.size(), '0') + ".0";
-      else out = digits.substr(0, point) + "." + digits.substr(point);
+      if (digits.size() <= point)
+        out = digits + std::string(point - digits.size(), '0') + ".0";
+      else
+        out = digits.substr(0, point) + "." + digits.substr(point);
     }
   } else {
     out = digits.substr(0, 1);

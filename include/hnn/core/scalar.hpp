@@ -17,9 +17,12 @@ inline constexpr bool is_differentiable_v = std::is_floating_point_v<T>;
 
 template <class T>
 constexpr const char* dtype_name() {
-  if constexpr (std::is_same_v<T, float>) return "torch.float32";
-  else if constexpr (std::is_same_v<T, double>) return "torch.float64";
-  else return "torch.int64";
+  if constexpr (std::is_same_v<T, float>)
+    return "torch.float32";
+  else if constexpr (std::is_same_v<T, double>)
+    return "torch.float64";
+  else
+    return "torch.int64";
 }
 
 /// Accumulation type for reductions: double for float and double, int64 for int64.

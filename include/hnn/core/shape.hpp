@@ -18,7 +18,7 @@ class Shape {
  public:
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) : dims_(dims) {}
-  Shape(const std::vector<int64_t>& dims) : dims_(dims) {}  // NOLINT: implicit like torch::IntArrayRef
+  Shape(const std::vector<int64_t>& dims) : dims_(dims) {}        // NOLINT: implicit like torch::IntArrayRef
   Shape(std::vector<int64_t>&& dims) : dims_(std::move(dims)) {}  // NOLINT
   template <class It, class = decltype(*std::declval<It>())>
   Shape(It first, It last) : dims_(first, last) {}
@@ -106,9 +106,9 @@ inline Shape broadcast_shapes(const Shape& a, const Shape& b) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)
-      throw std::invalid_argument(detail::concat("The size of tensor a (", da, ") must match the size of tensor b (",
-                                                 db, ") at non-singleton dimension ", i, ": shapes ", a, " and ",
-                                                 b, " cannot be broadcast"));
+      throw std::invalid_argument(detail::concat(
+          "The size of tensor a (", da, ") must match the size of tensor b (", db,
+          ") at non-singleton dimension ", i, ": shapes ", a, " and ", b, " cannot be broadcast"));
     out[i] = da == 1 ? db : da;
   }
   return Shape(std::move(out));

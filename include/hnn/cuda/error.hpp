@@ -4,7 +4,8 @@
 #pragma once
 
 #ifndef HNN_WITH_CUDA
-#error "hnn/cuda/error.hpp is part of the CUDA backend: build with HNN_WITH_CUDA (CMake option HNN_WITH_CUDA=ON)"
+#error \
+    "hnn/cuda/error.hpp is part of the CUDA backend: build with HNN_WITH_CUDA (CMake option HNN_WITH_CUDA=ON)"
 #endif
 
 #include <cuda_runtime_api.h>
@@ -24,9 +25,9 @@ namespace hnn::cuda::detail {
 }  // namespace hnn::cuda::detail
 
 /// Evaluates a CUDA runtime call and throws std::runtime_error naming it when it does not return cudaSuccess.
-#define HNN_CUDA_CHECK(call)                                                                  \
-  do {                                                                                        \
-    const cudaError_t hnn_cuda_status_ = (call);                                              \
-    if (hnn_cuda_status_ != cudaSuccess)                                                      \
-      ::hnn::cuda::detail::throw_cuda_error(hnn_cuda_status_, #call, __FILE__, __LINE__);     \
+#define HNN_CUDA_CHECK(call)                                                              \
+  do {                                                                                    \
+    const cudaError_t hnn_cuda_status_ = (call);                                          \
+    if (hnn_cuda_status_ != cudaSuccess)                                                  \
+      ::hnn::cuda::detail::throw_cuda_error(hnn_cuda_status_, #call, __FILE__, __LINE__); \
   } while (0)

@@ -30,7 +30,9 @@ struct Workspace {
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
   template <class U>
-  U* as() const { return static_cast<U*>(p_); }
+  U* as() const {
+    return static_cast<U*>(p_);
+  }
   size_t bytes_;
   void* p_;
 };
@@ -75,24 +77,27 @@ void copy(TOut* dst, const TIn* src, int64_t n, const StridedGeometry* geometry)
   if (n <= 0) return;
   if (geometry == nullptr) {
     if constexpr (std::is_same_v<TOut, TIn>) {
-      HNN_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * sizeof(TOut), cudaMemcpyDeviceToDevice, 0));
+      HNN_CUDA_CHECK(
+          cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * sizeof(TOut), cudaMemcpyDeviceToDevice, 0));
     } else {
-      HNN_CUDA_CHECK_LAUNCH((k::copy_kernel<TOut, TIn><<<elementwise_blocks(n), k::block_threads>>>(dst, src, n)));
+      HNN_CUDA_CHECK_LAUNCH(
+          (k::copy_kernel<TOut, TIn><<<elementwise_blocks(n), k::block_threads>>>(dst, src, n)));
     }
     return;
   }
-  HNN_CUDA_CHECK_LAUNCH(
-      (k::copy_strided_kernel<TOut, TIn><<<elementwise_blocks(n), k::block_threads>>>(dst, src, n, *geometry)));
+  HNN_CUDA_CHECK_LAUNCH((k::copy_strided_kernel<TOut, TIn>
+                         <<<elementwise_blocks(n), k::block_threads>>>(dst, src, n, *geometry)));
 }
 
 template <class T>
 void binary(BinaryOp op, T* out, const T* a, const T* b, int64_t n, const StridedGeometry* geometry) {
   if (n <= 0) return;
   if (geometry == nullptr) {
-    HNN_CUDA_CHECK_LAUNCH((k::binary_kernel<T><<<elementwise_blocks(n), k::block_threads>>>(op, out, a, b, n)));
-  } else {
     HNN_CUDA_CHECK_LAUNCH(
-        (k::binary_strided_kernel<T><<<elementwise_blocks(n), k::block_threads>>>(op, out, a, b, n, *geometry)));
+        (k::binary_kernel<T><<<elementwise_blocks(n), k::block_threads>>>(op, out, a, b, n)));
+  } else {
+    HNN_CUDA_CHECK_LAUNCH((k::binary_strided_kernel<T>
+                           <<<elementwise_blocks(n), k::block_threads>>>(op, out, a, b, n, *geometry)));
   }
 }
 
@@ -113,8 +118,9 @@ void sum_rows(T* out, const T* in, int64_t outer, int64_t inner) {
   Workspace partial(static_cast<size_t>(outer * splits) * sizeof(Acc));
   HNN_CUDA_CHECK(cudaMemsetAsync(partial.as<Acc>(), 0, partial.bytes_, 0));
   if (inner > 0) {
-    HNN_CUDA_CHECK_LAUNCH((k::sum_rows_partial_kernel<T><<<dim3(static_cast<unsigned>(outer), splits),
-                                                           k::block_threads>>>(in, inner, splits, partial.as<Acc>())));
+    HNN_CUDA_CHECK_LAUNCH(
+        (k::sum_rows_partial_kernel<T><<<dim3(static_cast<unsigned>(outer), splits), k::block_threads>>>(
+            in, inner, splits, partial.as<Acc>())));
   }
   HNN_CUDA_CHECK_LAUNCH((k::sum_rows_finish_kernel<T><<<elementwise_blocks(outer), k::block_threads>>>(
       partial.as<Acc>(), outer, splits, out)));
@@ -168,27 +174,33 @@ ReduceGrid reduce_grid(int64_t N, int64_t C, int64_t S, int V) {
 }
 
 template <class T, int V, class Index>
-void launch_stats_planar(const T* x, int64_t N, int64_t C, int64_t S, const ReduceGrid& g, k::Welford* partial) {
-  HNN_CUDA_CHECK_LAUNCH((k::bn_stats_planar<T, V, Index><<<g.grid, g.block>>>(
-      x, static_cast<Index>(N), static_cast<Index>(C), static_cast<Index>(S), static_cast<int>(g.splits), partial)));
+void launch_stats_planar(const T* x, int64_t N, int64_t C, int64_t S, const ReduceGrid& g,
+                         k::Welford* partial) {
+  HNN_CUDA_CHECK_LAUNCH((k::bn_stats_planar<T, V, Index>
+                         <<<g.grid, g.block>>>(x, static_cast<Index>(N), static_cast<Index>(C),
+                                               static_cast<Index>(S), static_cast<int>(g.splits), partial)));
 }
 
 /// The statistics pass: partial Welford states, partials_per_channel per channel.
 template <class T>
 void run_stats(const T* x, int64_t N, int64_t C, int64_t S, const ReduceGrid& g, int V, k::Welford* partial) {
   if (!g.planar) {
-    HNN_CUDA_CHECK_LAUNCH((k::bn_stats_columns<T><<<g.grid, g.block>>>(x, N, C * S, static_cast<int>(g.splits),
-                                                                          partial)));
+    HNN_CUDA_CHECK_LAUNCH(
+        (k::bn_stats_columns<T><<<g.grid, g.block>>>(x, N, C * S, static_cast<int>(g.splits), partial)));
     return;
   }
   constexpr int W = k::Vec16<T>::width;
   const bool small = fits_u32(N * C * S);
   if (V == W) {
-    if (small) launch_stats_planar<T, W, uint32_t>(x, N, C, S, g, partial);
-    else launch_stats_planar<T, W, uint64_t>(x, N, C, S, g, partial);
+    if (small)
+      launch_stats_planar<T, W, uint32_t>(x, N, C, S, g, partial);
+    else
+      launch_stats_planar<T, W, uint64_t>(x, N, C, S, g, partial);
   } else {
-    if (small) launch_stats_planar<T, 1, uint32_t>(x, N, C, S, g, partial);
-    else launch_stats_planar<T, 1, uint64_t>(x, N, C, S, g, partial);
+    if (small)
+      launch_stats_planar<T, 1, uint32_t>(x, N, C, S, g, partial);
+    else
+      launch_stats_planar<T, 1, uint64_t>(x, N, C, S, g, partial);
   }
 }
 
@@ -196,8 +208,8 @@ template <class T>
 void run_dy_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const ReduceGrid& g, int V,
                  const double* mean, k::DySums* partial) {
   if (!g.planar) {
-    HNN_CUDA_CHECK_LAUNCH((k::bn_dy_sums_columns<T><<<g.grid, g.block>>>(dy, x, N, C * S, S,
-                                                                            static_cast<int>(g.splits), mean, partial)));
+    HNN_CUDA_CHECK_LAUNCH((k::bn_dy_sums_columns<T><<<g.grid, g.block>>>(
+        dy, x, N, C * S, S, static_cast<int>(g.splits), mean, partial)));
     return;
   }
   constexpr int W = k::Vec16<T>::width;
@@ -210,11 +222,15 @@ void run_dy_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const
   };
   const bool small = fits_u32(N * C * S);
   if (V == W) {
-    if (small) launch(std::integral_constant<int, W>{}, uint32_t{});
-    else launch(std::integral_constant<int, W>{}, uint64_t{});
+    if (small)
+      launch(std::integral_constant<int, W>{}, uint32_t{});
+    else
+      launch(std::integral_constant<int, W>{}, uint64_t{});
   } else {
-    if (small) launch(std::integral_constant<int, 1>{}, uint32_t{});
-    else launch(std::integral_constant<int, 1>{}, uint64_t{});
+    if (small)
+      launch(std::integral_constant<int, 1>{}, uint32_t{});
+    else
+      launch(std::integral_constant<int, 1>{}, uint64_t{});
   }
 }
 
@@ -233,11 +249,15 @@ void run_affine(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* cons
   };
   const bool small = fits_u32(N * C * S);
   if (V == W) {
-    if (small) launch(std::integral_constant<int, W>{}, uint32_t{});
-    else launch(std::integral_constant<int, W>{}, uint64_t{});
+    if (small)
+      launch(std::integral_constant<int, W>{}, uint32_t{});
+    else
+      launch(std::integral_constant<int, W>{}, uint64_t{});
   } else {
-    if (small) launch(std::integral_constant<int, 1>{}, uint32_t{});
-    else launch(std::integral_constant<int, 1>{}, uint64_t{});
+    if (small)
+      launch(std::integral_constant<int, 1>{}, uint32_t{});
+    else
+      launch(std::integral_constant<int, 1>{}, uint64_t{});
   }
 }
 
@@ -251,15 +271,20 @@ void run_dx(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, con
     constexpr int VV = decltype(v_tag)::value;
     using Index = decltype(index_tag);
     HNN_CUDA_CHECK_LAUNCH((k::bn_dx<T, VV, Index><<<blocks, k::block_threads>>>(
-        dy, x, dx, static_cast<Index>(vectors), static_cast<Index>(per_plane), static_cast<Index>(C), consts)));
+        dy, x, dx, static_cast<Index>(vectors), static_cast<Index>(per_plane), static_cast<Index>(C),
+        consts)));
   };
   const bool small = fits_u32(N * C * S);
   if (V == W) {
-    if (small) launch(std::integral_constant<int, W>{}, uint32_t{});
-    else launch(std::integral_constant<int, W>{}, uint64_t{});
+    if (small)
+      launch(std::integral_constant<int, W>{}, uint32_t{});
+    else
+      launch(std::integral_constant<int, W>{}, uint64_t{});
   } else {
-    if (small) launch(std::integral_constant<int, 1>{}, uint32_t{});
-    else launch(std::integral_constant<int, 1>{}, uint64_t{});
+    if (small)
+      launch(std::integral_constant<int, 1>{}, uint32_t{});
+    else
+      launch(std::integral_constant<int, 1>{}, uint64_t{});
   }
 }
 
@@ -272,9 +297,9 @@ unsigned per_channel_blocks(int64_t C) { return static_cast<unsigned>((C + 127) 
 }  // namespace
 
 template <class T>
-void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
-                              double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
-                              double* save_invstd) {
+void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight,
+                              const T* bias, double eps, double momentum, T* running_mean, T* running_var,
+                              double* save_mean, double* save_invstd) {
   if (C <= 0 || N * S <= 0) return;
   const int V = vector_width<T>(S, {x});
   const ReduceGrid g = reduce_grid(N, C, S, V);
@@ -282,8 +307,8 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
   Workspace consts(static_cast<size_t>(3 * C) * sizeof(T));
   run_stats(x, N, C, S, g, V, partial.as<k::Welford>());
   HNN_CUDA_CHECK_LAUNCH((k::bn_finalize_stats<T><<<finalize_blocks(C), finalize_threads>>>(
-      partial.as<k::Welford>(), C, g.partials_per_channel, eps, momentum, weight, bias, running_mean, running_var,
-      save_mean, save_invstd, consts.as<T>(), nullptr, nullptr)));
+      partial.as<k::Welford>(), C, g.partials_per_channel, eps, momentum, weight, bias, running_mean,
+      running_var, save_mean, save_invstd, consts.as<T>(), nullptr, nullptr)));
   run_affine(x, y, N, C, S, consts.as<T>());
 }
 
@@ -310,15 +335,15 @@ void batch_norm_forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, 
                              const T* running_var, const T* weight, const T* bias, double eps) {
   if (C <= 0 || N * S <= 0) return;
   Workspace consts(static_cast<size_t>(3 * C) * sizeof(T));
-  HNN_CUDA_CHECK_LAUNCH((k::bn_eval_constants<T><<<per_channel_blocks(C), 128>>>(C, running_mean, running_var, weight,
-                                                                                  bias, eps, consts.as<T>())));
+  HNN_CUDA_CHECK_LAUNCH((k::bn_eval_constants<T><<<per_channel_blocks(C), 128>>>(
+      C, running_mean, running_var, weight, bias, eps, consts.as<T>())));
   run_affine(x, y, N, C, S, consts.as<T>());
 }
 
 template <class T>
 void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                         const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
-                         T* grad_bias) {
+                         const double* save_mean, const double* save_invstd, bool training, T* dx,
+                         T* grad_weight, T* grad_bias) {
   if (C <= 0) return;
   if (N * S <= 0) {
     if (grad_weight) fill(grad_weight, C, T(0));
@@ -340,32 +365,32 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
   run_dy_sums(dy, x, N, C, S, g, V, save_mean, partial.as<k::DySums>());
   const bool want_dx = training && dx;
   HNN_CUDA_CHECK_LAUNCH((k::bn_finalize_backward<T><<<finalize_blocks(C), finalize_threads>>>(
-      partial.as<k::DySums>(), C, g.partials_per_channel, static_cast<double>(N * S), weight, save_mean, save_invstd,
-      want_dx, grad_weight, grad_bias, consts.as<T>())));
+      partial.as<k::DySums>(), C, g.partials_per_channel, static_cast<double>(N * S), weight, save_mean,
+      save_invstd, want_dx, grad_weight, grad_bias, consts.as<T>())));
   if (want_dx) run_dx(dy, x, dx, N, C, S, consts.as<T>());
 }
 
 // ---- explicit instantiations -----------------------------------------------------------------------------
 
-#define HNN_CUDA_INSTANTIATE_GENERIC(T)                                                         \
-  template void fill<T>(T*, int64_t, T);                                                        \
-  template void binary<T>(BinaryOp, T*, const T*, const T*, int64_t, const StridedGeometry*);   \
-  template void scalar<T>(ScalarOp, T*, const T*, int64_t, T);                                  \
-  template void sum_rows<T>(T*, const T*, int64_t, int64_t);                                    \
-  template void copy<T, float>(T*, const float*, int64_t, const StridedGeometry*);             \
-  template void copy<T, double>(T*, const double*, int64_t, const StridedGeometry*);           \
+#define HNN_CUDA_INSTANTIATE_GENERIC(T)                                                       \
+  template void fill<T>(T*, int64_t, T);                                                      \
+  template void binary<T>(BinaryOp, T*, const T*, const T*, int64_t, const StridedGeometry*); \
+  template void scalar<T>(ScalarOp, T*, const T*, int64_t, T);                                \
+  template void sum_rows<T>(T*, const T*, int64_t, int64_t);                                  \
+  template void copy<T, float>(T*, const float*, int64_t, const StridedGeometry*);            \
+  template void copy<T, double>(T*, const double*, int64_t, const StridedGeometry*);          \
   template void copy<T, int64_t>(T*, const int64_t*, int64_t, const StridedGeometry*);
 HNN_CUDA_INSTANTIATE_GENERIC(float)
 HNN_CUDA_INSTANTIATE_GENERIC(double)
 HNN_CUDA_INSTANTIATE_GENERIC(int64_t)
 
-#define HNN_CUDA_INSTANTIATE_BN(T)                                                                              \
-  template void batch_norm_forward_train<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*, double, \
-                                            double, T*, T*, double*, double*);                                 \
-  template void batch_norm_forward_eval<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*,        \
-                                           const T*, const T*, double);                                        \
-  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*, const double*,  \
-                                       const double*, bool, T*, T*, T*);                                       \
+#define HNN_CUDA_INSTANTIATE_BN(T)                                                                       \
+  template void batch_norm_forward_train<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*, \
+                                            double, double, T*, T*, double*, double*);                   \
+  template void batch_norm_forward_eval<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*,  \
+                                           const T*, const T*, double);                                  \
+  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,          \
+                                       const double*, const double*, bool, T*, T*, T*);                  \
   template void batch_norm_stats<T>(const T*, int64_t, int64_t, int64_t, double*, double*, double*);
 HNN_CUDA_INSTANTIATE_BN(float)
 HNN_CUDA_INSTANTIATE_BN(double)

@@ -55,9 +55,9 @@ void sum_rows(T* out, const T* in, int64_t outer, int64_t inner);
 /// save_invstd = 1/sqrt(var + eps), and when running_mean/var are non-null the running update
 /// running = (1 - momentum) * running + momentum * batch with the unbiased variance.
 template <class T>
-void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
-                              double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
-                              double* save_invstd);
+void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight,
+                              const T* bias, double eps, double momentum, T* running_mean, T* running_var,
+                              double* save_mean, double* save_invstd);
 
 /// y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
 template <class T>
@@ -68,8 +68,8 @@ void batch_norm_forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, 
 /// through the batch statistics; otherwise dx = dy * weight * invstd.
 template <class T>
 void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                         const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
-                         T* grad_bias);
+                         const double* save_mean, const double* save_invstd, bool training, T* dx,
+                         T* grad_weight, T* grad_bias);
 
 /// The statistics pass alone (for SyncBatchNorm): per channel count, mean and M2 = sum (x - mean)^2.
 template <class T>

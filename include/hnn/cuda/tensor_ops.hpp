@@ -63,8 +63,9 @@ Tensor<T, CUDA> binary(launch::BinaryOp op, const Tensor<T, CUDA>& a, const Tens
   if (same && a.is_contiguous() && b.is_contiguous()) {
     launch::binary(op, out.data(), a.data(), b.data(), out.numel(), nullptr);
   } else {
-    const auto g = geometry(out_shape, contiguous_strides(out_shape), hnn::detail::broadcast_strides(a, out_shape),
-                            hnn::detail::broadcast_strides(b, out_shape));
+    const auto g =
+        geometry(out_shape, contiguous_strides(out_shape), hnn::detail::broadcast_strides(a, out_shape),
+                 hnn::detail::broadcast_strides(b, out_shape));
     launch::binary(op, out.data(), a.data(), b.data(), out.numel(), &g);
   }
   return out;
@@ -104,7 +105,8 @@ struct DeviceOps<CUDA> {
       if (src.data() != dst.data()) cuda::launch::copy(dst.data(), src.data(), dst.numel(), nullptr);
       return;
     }
-    const auto g = cuda::detail::geometry(dst.shape(), dst.strides(), hnn::detail::broadcast_strides(src, dst.shape()));
+    const auto g =
+        cuda::detail::geometry(dst.shape(), dst.strides(), hnn::detail::broadcast_strides(src, dst.shape()));
     cuda::launch::copy(dst.data(), src.data(), dst.numel(), &g);
   }
 
@@ -144,7 +146,8 @@ namespace detail {
 /// to<D2>() between the host and a CUDA device: a contiguous copy through cudaMemcpy (synchronous).
 template <class D2, class T, class D>
 Tensor<T, D2> move_to_device(const Tensor<T, D>& t) {
-  static_assert((std::is_same_v<D, CPU> && std::is_same_v<D2, CUDA>) || (std::is_same_v<D, CUDA> && std::is_same_v<D2, CPU>),
+  static_assert((std::is_same_v<D, CPU> && std::is_same_v<D2, CUDA>) ||
+                    (std::is_same_v<D, CUDA> && std::is_same_v<D2, CPU>),
                 "to<Device>() copies between hnn::CPU and hnn::CUDA");
   Tensor<T, D> src = t.is_contiguous() ? t.detach() : t.detach().contiguous();
   auto out = Tensor<T, D2>::empty(t.shape());
@@ -167,11 +170,12 @@ Tensor<T, CUDA> add(const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b) {
   auto out = cuda::detail::binary(cuda::launch::BinaryOp::add, a, b);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
-      autograd::record<T, CUDA>("AddBackward0", out, {a, b},
-                                [sa = a.shape(), sb = b.shape()](const Tensor<T, CUDA>& g, const std::vector<bool>& need) {
-                                  return std::vector<Tensor<T, CUDA>>{need[0] ? sum_to(g, sa) : Tensor<T, CUDA>(),
-                                                                      need[1] ? sum_to(g, sb) : Tensor<T, CUDA>()};
-                                });
+      autograd::record<T, CUDA>(
+          "AddBackward0", out, {a, b},
+          [sa = a.shape(), sb = b.shape()](const Tensor<T, CUDA>& g, const std::vector<bool>& need) {
+            return std::vector<Tensor<T, CUDA>>{need[0] ? sum_to(g, sa) : Tensor<T, CUDA>(),
+                                                need[1] ? sum_to(g, sb) : Tensor<T, CUDA>()};
+          });
   return out;
 }
 
@@ -180,11 +184,12 @@ Tensor<T, CUDA> sub(const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b) {
   auto out = cuda::detail::binary(cuda::launch::BinaryOp::sub, a, b);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
-      autograd::record<T, CUDA>("SubBackward0", out, {a, b},
-                                [sa = a.shape(), sb = b.shape()](const Tensor<T, CUDA>& g, const std::vector<bool>& need) {
-                                  return std::vector<Tensor<T, CUDA>>{need[0] ? sum_to(g, sa) : Tensor<T, CUDA>(),
-                                                                      need[1] ? sum_to(g.neg(), sb) : Tensor<T, CUDA>()};
-                                });
+      autograd::record<T, CUDA>(
+          "SubBackward0", out, {a, b},
+          [sa = a.shape(), sb = b.shape()](const Tensor<T, CUDA>& g, const std::vector<bool>& need) {
+            return std::vector<Tensor<T, CUDA>>{need[0] ? sum_to(g, sa) : Tensor<T, CUDA>(),
+                                                need[1] ? sum_to(g.neg(), sb) : Tensor<T, CUDA>()};
+          });
   return out;
 }
 
@@ -193,12 +198,12 @@ Tensor<T, CUDA> mul(const Tensor<T, CUDA>& a, const Tensor<T, CUDA>& b) {
   auto out = cuda::detail::binary(cuda::launch::BinaryOp::mul, a, b);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
-      autograd::record<T, CUDA>("MulBackward0", out, {a, b},
-                                [a = a.detach(), b = b.detach()](const Tensor<T, CUDA>& g, const std::vector<bool>& need) {
-                                  return std::vector<Tensor<T, CUDA>>{
-                                      need[0] ? sum_to(mul(g, b), a.shape()) : Tensor<T, CUDA>(),
-                                      need[1] ? sum_to(mul(g, a), b.shape()) : Tensor<T, CUDA>()};
-                                });
+      autograd::record<T, CUDA>(
+          "MulBackward0", out, {a, b},
+          [a = a.detach(), b = b.detach()](const Tensor<T, CUDA>& g, const std::vector<bool>& need) {
+            return std::vector<Tensor<T, CUDA>>{need[0] ? sum_to(mul(g, b), a.shape()) : Tensor<T, CUDA>(),
+                                                need[1] ? sum_to(mul(g, a), b.shape()) : Tensor<T, CUDA>()};
+          });
   return out;
 }
 
@@ -223,9 +228,9 @@ Tensor<T, CUDA> add(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {
   auto out = cuda::detail::scalar(cuda::launch::ScalarOp::add, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
-      autograd::record<T, CUDA>("AddBackward1", out, {a}, [](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
-        return std::vector<Tensor<T, CUDA>>{g};
-      });
+      autograd::record<T, CUDA>(
+          "AddBackward1", out, {a},
+          [](const Tensor<T, CUDA>& g, const std::vector<bool>&) { return std::vector<Tensor<T, CUDA>>{g}; });
   return out;
 }
 
@@ -234,9 +239,10 @@ Tensor<T, CUDA> mul(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {
   auto out = cuda::detail::scalar(cuda::launch::ScalarOp::mul, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
-      autograd::record<T, CUDA>("MulBackward1", out, {a}, [s](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
-        return std::vector<Tensor<T, CUDA>>{mul(g, s)};
-      });
+      autograd::record<T, CUDA>("MulBackward1", out, {a},
+                                [s](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
+                                  return std::vector<Tensor<T, CUDA>>{mul(g, s)};
+                                });
   return out;
 }
 
@@ -246,9 +252,10 @@ Tensor<T, CUDA> rsub(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {
   auto out = cuda::detail::scalar(cuda::launch::ScalarOp::rsub, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
-      autograd::record<T, CUDA>("RsubBackward1", out, {a}, [](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
-        return std::vector<Tensor<T, CUDA>>{g.neg()};
-      });
+      autograd::record<T, CUDA>("RsubBackward1", out, {a},
+                                [](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
+                                  return std::vector<Tensor<T, CUDA>>{g.neg()};
+                                });
   return out;
 }
 
@@ -258,9 +265,10 @@ Tensor<T, CUDA> div(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {
   auto out = cuda::detail::scalar(cuda::launch::ScalarOp::div, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
-      autograd::record<T, CUDA>("DivBackward1", out, {a}, [s](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
-        return std::vector<Tensor<T, CUDA>>{div(g, s)};
-      });
+      autograd::record<T, CUDA>("DivBackward1", out, {a},
+                                [s](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
+                                  return std::vector<Tensor<T, CUDA>>{div(g, s)};
+                                });
   return out;
 }
 
@@ -270,11 +278,11 @@ Tensor<T, CUDA> rdiv(const Tensor<T, CUDA>& a, std::type_identity_t<T> s) {
   auto out = cuda::detail::scalar(cuda::launch::ScalarOp::rdiv, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
-      autograd::record<T, CUDA>("DivBackward1", out, {a},
-                                [a = a.detach(), s](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
-                                  // d(s/a)/da = -s/a^2
-                                  return std::vector<Tensor<T, CUDA>>{mul(div(g, mul(a, a)), static_cast<T>(-s))};
-                                });
+      autograd::record<T, CUDA>(
+          "DivBackward1", out, {a}, [a = a.detach(), s](const Tensor<T, CUDA>& g, const std::vector<bool>&) {
+            // d(s/a)/da = -s/a^2
+            return std::vector<Tensor<T, CUDA>>{mul(div(g, mul(a, a)), static_cast<T>(-s))};
+          });
   return out;
 }
 
@@ -291,7 +299,8 @@ void add_inplace_for_accumulation(Tensor<T, CUDA>& dst, const Tensor<T, CUDA>& s
                     " cannot accumulate into a gradient of shape ", dst.shape());
   if (dst.numel() == 0) return;
   if (dst.is_contiguous() && src.is_contiguous()) {
-    cuda::launch::binary(cuda::launch::BinaryOp::add, dst.data(), dst.data(), src.data(), dst.numel(), nullptr);
+    cuda::launch::binary(cuda::launch::BinaryOp::add, dst.data(), dst.data(), src.data(), dst.numel(),
+                         nullptr);
     return;
   }
   dst.copy_(add_for_accumulation(dst, src));
@@ -307,8 +316,8 @@ struct BatchNormKernels<CUDA> {
   static void forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
                             double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
                             double* save_invstd) {
-    cuda::launch::batch_norm_forward_train(x, y, N, C, S, weight, bias, eps, momentum, running_mean, running_var,
-                                           save_mean, save_invstd);
+    cuda::launch::batch_norm_forward_train(x, y, N, C, S, weight, bias, eps, momentum, running_mean,
+                                           running_var, save_mean, save_invstd);
   }
   template <class T>
   static void forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
@@ -317,10 +326,10 @@ struct BatchNormKernels<CUDA> {
   }
   template <class T>
   static void backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                       const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
-                       T* grad_bias) {
-    cuda::launch::batch_norm_backward(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx, grad_weight,
-                                      grad_bias);
+                       const double* save_mean, const double* save_invstd, bool training, T* dx,
+                       T* grad_weight, T* grad_bias) {
+    cuda::launch::batch_norm_backward(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx,
+                                      grad_weight, grad_bias);
   }
 };
 

@@ -46,12 +46,14 @@ inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& p
 /// Decompresses a gzip stream (several concatenated members allowed, as gzip writes them). The output
 /// grows with what actually inflates, so a lying size trailer cannot cause a huge allocation; corrupt
 /// or truncated input throws std::runtime_error with `name` and the compressed byte offset.
-inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& compressed, const std::string& name) {
+inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& compressed,
+                                         const std::string& name) {
 #ifdef HNN_WITH_ZLIB
   HNN_CHECK_RUNTIME(compressed.size() >= 18, name, ": truncated gzip file: ", compressed.size(),
                     " bytes, a gzip member needs at least 18");
-  HNN_CHECK_RUNTIME(compressed[0] == 0x1f && compressed[1] == 0x8b, name, ": bad gzip magic at byte offset 0: ",
-                    "expected 1f 8b, got ", static_cast<int>(compressed[0]), " ", static_cast<int>(compressed[1]));
+  HNN_CHECK_RUNTIME(compressed[0] == 0x1f && compressed[1] == 0x8b, name,
+                    ": bad gzip magic at byte offset 0: ", "expected 1f 8b, got ",
+                    static_cast<int>(compressed[0]), " ", static_cast<int>(compressed[1]));
   // The trailer's ISIZE (uncompressed size mod 2^32) is only a reservation hint, capped by deflate's
   // maximum ratio (about 1032:1) so a forged trailer cannot reserve more than the data could produce.
   // Reserved, not resized: inflate writes into a small scratch buffer that is appended, so untouched
@@ -87,13 +89,13 @@ inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& compr
         stream_end = false;
         continue;
       }
-      HNN_CHECK_RUNTIME(rc == Z_OK || rc == Z_BUF_ERROR, name, ": bad gzip data at compressed byte offset ", in_pos,
-                        ": ", zs.msg ? zs.msg : "zlib error", " (code ", rc, ")");
+      HNN_CHECK_RUNTIME(rc == Z_OK || rc == Z_BUF_ERROR, name, ": bad gzip data at compressed byte offset ",
+                        in_pos, ": ", zs.msg ? zs.msg : "zlib error", " (code ", rc, ")");
       // Each call starts with an empty scratch buffer, so Z_BUF_ERROR (no progress) or output room left
       // over with all input consumed means the stream ended before its end marker.
       HNN_CHECK_RUNTIME(!(rc == Z_BUF_ERROR && in_pos == n) && !(in_pos == n && zs.avail_out > 0), name,
-                        ": truncated gzip data at compressed byte offset ", in_pos, ": the stream ends before its ",
-                        "end marker (file has ", n, " bytes)");
+                        ": truncated gzip data at compressed byte offset ", in_pos,
+                        ": the stream ends before its ", "end marker (file has ", n, " bytes)");
     }
   } catch (...) {
     inflateEnd(&zs);
@@ -105,8 +107,9 @@ inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& compr
   return out;
 #else
   (void)compressed;
-  throw std::runtime_error(name + ": is gzip-compressed, but hnn was built without zlib; define HNN_WITH_ZLIB and "
-                                  "link zlib (-lz), or decompress the file with gunzip");
+  throw std::runtime_error(name +
+                           ": is gzip-compressed, but hnn was built without zlib; define HNN_WITH_ZLIB and "
+                           "link zlib (-lz), or decompress the file with gunzip");
 #endif
 }
 

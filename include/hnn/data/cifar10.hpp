@@ -49,8 +49,9 @@ class CIFAR10 : public TensorDataset<T, int64_t> {
       if (!fs::is_regular_file(dir / names[0], ec)) continue;
       std::vector<fs::path> paths;
       for (const auto& name : names) {
-        HNN_CHECK_RUNTIME(fs::is_regular_file(dir / name, ec), "hnn::data::CIFAR10: ", (dir / names[0]).string(),
-                          " exists but ", (dir / name).string(), " is missing");
+        HNN_CHECK_RUNTIME(fs::is_regular_file(dir / name, ec),
+                          "hnn::data::CIFAR10: ", (dir / names[0]).string(), " exists but ",
+                          (dir / name).string(), " is missing");
         paths.push_back(dir / name);
       }
       return paths;
@@ -107,8 +108,9 @@ class CIFAR10 : public TensorDataset<T, int64_t> {
   static void check_size(const std::string& name, int64_t size) {
     HNN_CHECK_RUNTIME(size > 0, name, ": empty file: a CIFAR-10 batch holds 3073-byte records");
     HNN_CHECK_RUNTIME(size % record_bytes == 0, name, ": truncated record at byte offset ",
-                      size / record_bytes * record_bytes, ": file has ", size, " bytes, not a multiple of the ",
-                      record_bytes, "-byte record (1 label byte + 3x32x32 pixels)");
+                      size / record_bytes * record_bytes, ": file has ", size,
+                      " bytes, not a multiple of the ", record_bytes,
+                      "-byte record (1 label byte + 3x32x32 pixels)");
   }
 };
 

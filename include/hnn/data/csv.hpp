@@ -86,7 +86,8 @@ class CSVDataset : public TensorDataset<T, Target> {
   static_assert(std::is_floating_point_v<T>, "hnn::data::CSVDataset: features are float or double");
 
  public:
-  CSVDataset(const std::string& path, const CSVOptions& options = CSVOptions()) : CSVDataset(parse(path, options)) {}
+  CSVDataset(const std::string& path, const CSVOptions& options = CSVOptions())
+      : CSVDataset(parse(path, options)) {}
 
   /// The label encoding (LabelEncoder.classes_): class k is classes()[k]; empty when labels were used as
   /// numbers.
@@ -189,7 +190,8 @@ class CSVDataset : public TensorDataset<T, Target> {
   static bool detect_header(const std::vector<Row>& rows) {
     const auto& first = rows[0].fields;
     if (rows.size() == 1) {
-      return std::none_of(first.begin(), first.end(), [](const std::string& c) { return to_number(c).has_value(); });
+      return std::none_of(first.begin(), first.end(),
+                          [](const std::string& c) { return to_number(c).has_value(); });
     }
     const auto& second = rows[1].fields;
     for (size_t c = 0; c < std::min(first.size(), second.size()); ++c)
@@ -200,21 +202,24 @@ class CSVDataset : public TensorDataset<T, Target> {
   static Parsed parse(const std::string& path, const CSVOptions& options) {
     const std::vector<Row> rows = read_rows(path, options.delimiter());
     const bool by_name = std::holds_alternative<std::string>(options.label_column());
-    HNN_CHECK(!(by_name && options.header() == false), "hnn::data::CSVDataset: ", path, ": the label column is ",
-              "given by name ('", std::get<std::string>(options.label_column()), "') but header(false) says the ",
-              "file has no header row");
+    HNN_CHECK(!(by_name && options.header() == false), "hnn::data::CSVDataset: ", path,
+              ": the label column is ", "given by name ('", std::get<std::string>(options.label_column()),
+              "') but header(false) says the ", "file has no header row");
     const bool has_header = by_name || options.header().value_or(detect_header(rows));
 
     const auto columns = static_cast<int64_t>(rows[0].fields.size());
     for (const Row& row : rows)
-      HNN_CHECK_RUNTIME(static_cast<int64_t>(row.fields.size()) == columns, path, ": ragged row at line ", row.line,
-                        ": ", row.fields.size(), " fields, expected ", columns, " (as in line ", rows[0].line, ")");
+      HNN_CHECK_RUNTIME(static_cast<int64_t>(row.fields.size()) == columns, path, ": ragged row at line ",
+                        row.line, ": ", row.fields.size(), " fields, expected ", columns, " (as in line ",
+                        rows[0].line, ")");
     const size_t first_data = has_header ? 1 : 0;
-    HNN_CHECK_RUNTIME(rows.size() > first_data, path, ": no data rows after the header at line ", rows[0].line);
+    HNN_CHECK_RUNTIME(rows.size() > first_data, path, ": no data rows after the header at line ",
+                      rows[0].line);
 
     std::vector<std::string> names(static_cast<size_t>(columns));
     for (int64_t c = 0; c < columns; ++c)
-      names[static_cast<size_t>(c)] = has_header ? rows[0].fields[static_cast<size_t>(c)] : "column " + std::to_string(c);
+      names[static_cast<size_t>(c)] =
+          has_header ? rows[0].fields[static_cast<size_t>(c)] : "column " + std::to_string(c);
 
     int64_t label = 0;
     if (by_name) {
@@ -230,11 +235,12 @@ class CSVDataset : public TensorDataset<T, Target> {
     } else {
       const int64_t index = std::get<int64_t>(options.label_column());
       label = index < 0 ? index + columns : index;
-      HNN_CHECK(label >= 0 && label < columns, "hnn::data::CSVDataset: ", path, ": label column index ", index,
-                " is out of range for ", columns, " columns (expected ", -columns, " to ", columns - 1, ")");
+      HNN_CHECK(label >= 0 && label < columns, "hnn::data::CSVDataset: ", path, ": label column index ",
+                index, " is out of range for ", columns, " columns (expected ", -columns, " to ", columns - 1,
+                ")");
     }
-    HNN_CHECK_RUNTIME(columns >= 2, path, ": needs at least one feature column besides the label, got ", columns,
-                      " column(s)");
+    HNN_CHECK_RUNTIME(columns >= 2, path, ": needs at least one feature column besides the label, got ",
+                      columns, " column(s)");
 
     const auto n = static_cast<int64_t>(rows.size() - first_data);
     const int64_t features = columns - 1;
@@ -258,8 +264,8 @@ class CSVDataset : public TensorDataset<T, Target> {
 
     Parsed parsed;
     parsed.features = std::move(feature_tensor);
-    parsed.targets = encode_targets(raw_labels, options, path, rows, first_data, names[static_cast<size_t>(label)],
-                                    parsed.info.classes);
+    parsed.targets = encode_targets(raw_labels, options, path, rows, first_data,
+                                    names[static_cast<size_t>(label)], parsed.info.classes);
     for (int64_t c = 0; c < columns; ++c)
       if (c != label) parsed.info.feature_names.push_back(names[static_cast<size_t>(c)]);
     parsed.info.label_name = names[static_cast<size_t>(label)];
@@ -268,8 +274,9 @@ class CSVDataset : public TensorDataset<T, Target> {
   }
 
   static Tensor<Target> encode_targets(const std::vector<std::string>& labels, const CSVOptions& options,
-                                       const std::string& path, const std::vector<Row>& rows, size_t first_data,
-                                       const std::string& label_name, std::vector<std::string>& classes) {
+                                       const std::string& path, const std::vector<Row>& rows,
+                                       size_t first_data, const std::string& label_name,
+                                       std::vector<std::string>& classes) {
     const auto n = static_cast<int64_t>(labels.size());
     std::vector<std::optional<double>> numbers(labels.size());
     bool all_numeric = true;
@@ -305,8 +312,9 @@ class CSVDataset : public TensorDataset<T, Target> {
       const double value = *numbers[static_cast<size_t>(i)];
       if constexpr (std::is_integral_v<Target>) {
         HNN_CHECK_RUNTIME(std::isfinite(value) && value == std::floor(value), path, ": label '",
-                          labels[static_cast<size_t>(i)], "' at line ", rows[first_data + static_cast<size_t>(i)].line,
-                          " (column '", label_name, "') is not an integer class index; read a regression target ",
+                          labels[static_cast<size_t>(i)], "' at line ",
+                          rows[first_data + static_cast<size_t>(i)].line, " (column '", label_name,
+                          "') is not an integer class index; read a regression target ",
                           "with CSVDataset<float, float> or set encode_labels(true)");
         // Converting a double outside Target's range is undefined behaviour, not an error value.
         HNN_CHECK_RUNTIME(value >= static_cast<double>(std::numeric_limits<Target>::min()) &&

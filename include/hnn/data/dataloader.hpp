@@ -33,7 +33,8 @@ class DataLoaderOptions {
 
   /// Samples per batch (default 1).
   DataLoaderOptions& batch_size(int64_t value) {
-    HNN_CHECK(value > 0, "hnn::data::DataLoaderOptions: batch_size should be a positive integer value, but got ",
+    HNN_CHECK(value > 0,
+              "hnn::data::DataLoaderOptions: batch_size should be a positive integer value, but got ",
               "batch_size=", value);
     batch_size_ = value;
     return *this;
@@ -88,18 +89,20 @@ class DataLoader {
   /// Holds `dataset` by reference when it is an lvalue (keep it alive) and takes it over when it is an
   /// rvalue.
   template <class DS>
-    requires std::is_base_of_v<Dataset<T, Target>, std::decay_t<DS>>
+  requires std::is_base_of_v<Dataset<T, Target>, std::decay_t<DS>>
   explicit DataLoader(DS&& dataset, DataLoaderOptions options = DataLoaderOptions())
-      : dataset_(detail::hold_dataset(std::forward<DS>(dataset))), options_(options), generator_(initial_seed(options)) {}
+      : dataset_(detail::hold_dataset(std::forward<DS>(dataset))),
+        options_(options),
+        generator_(initial_seed(options)) {}
 
   /// Takes the sample order of every epoch from `sampler.indices()` (called at each begin(); a sampler
   /// such as DistributedSampler changes it with set_epoch). An lvalue sampler is referenced, so later
   /// set_epoch calls are seen; an rvalue one is kept. Shuffling is the sampler's job: shuffle must be off.
   template <class DS, class Sampler>
-    requires std::is_base_of_v<Dataset<T, Target>, std::decay_t<DS>> &&
-             requires(const std::decay_t<Sampler>& s) {
-               { s.indices() } -> std::convertible_to<std::vector<int64_t>>;
-             }
+  requires std::is_base_of_v<Dataset<T, Target>, std::decay_t<DS>> &&
+      requires(const std::decay_t<Sampler>& s) {
+    { s.indices() } -> std::convertible_to<std::vector<int64_t>>;
+  }
   DataLoader(DS&& dataset, DataLoaderOptions options, Sampler&& sampler)
       : DataLoader(std::forward<DS>(dataset), options) {
     HNN_CHECK(!options.shuffle(), "hnn::data::DataLoader: sampler option is mutually exclusive with shuffle");
@@ -113,7 +116,9 @@ class DataLoader {
   }
 
   /// Batches per epoch: ceil(n / batch_size), or floor with drop_last (len(DataLoader) in PyTorch).
-  int64_t size() const { return batch_count(sampler_ ? static_cast<int64_t>(sampler_().size()) : dataset_->size()); }
+  int64_t size() const {
+    return batch_count(sampler_ ? static_cast<int64_t>(sampler_().size()) : dataset_->size());
+  }
   const Dataset<T, Target>& dataset() const { return *dataset_; }
   const DataLoaderOptions& options() const { return options_; }
 
@@ -196,7 +201,8 @@ class DataLoader {
     Batch make_batch(int64_t k) const {
       const int64_t begin = k * batch_size_;
       const int64_t end = std::min<int64_t>(begin + batch_size_, static_cast<int64_t>(order_.size()));
-      return dataset_->get_batch(std::span<const int64_t>(order_.data() + begin, static_cast<size_t>(end - begin)));
+      return dataset_->get_batch(
+          std::span<const int64_t>(order_.data() + begin, static_cast<size_t>(end - begin)));
     }
 
     // Producer: batches in order 0, 1, ..., at most depth_ of them waiting, so memory stays bounded and

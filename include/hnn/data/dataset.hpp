@@ -50,9 +50,11 @@ class Dataset {
   /// Stacks samples of equal shapes into one batch (B, ...); throws when shapes differ.
   static Example<T, Target> stack(const std::vector<Example<T, Target>>& samples) {
     HNN_CHECK(!samples.empty(), "hnn::data::Dataset::stack: no samples to stack");
-    return {stack_tensors(samples, [](const Example<T, Target>& e) -> const Tensor<T>& { return e.data; }, "data"),
-            stack_tensors(samples, [](const Example<T, Target>& e) -> const Tensor<Target>& { return e.target; },
-                          "target")};
+    return {stack_tensors(
+                samples, [](const Example<T, Target>& e) -> const Tensor<T>& { return e.data; }, "data"),
+            stack_tensors(
+                samples, [](const Example<T, Target>& e) -> const Tensor<Target>& { return e.target; },
+                "target")};
   }
 
  protected:
@@ -64,8 +66,8 @@ class Dataset {
 
   /// Throws std::invalid_argument unless 0 <= index < size().
   void check_index(int64_t index, const char* who) const {
-    HNN_CHECK(index >= 0 && index < size(), who, ": index ", index, " is out of range for a dataset of ", size(),
-              " samples");
+    HNN_CHECK(index >= 0 && index < size(), who, ": index ", index, " is out of range for a dataset of ",
+              size(), " samples");
   }
 
  private:
@@ -79,8 +81,8 @@ class Dataset {
     const int64_t row = first.numel();
     for (size_t i = 0; i < samples.size(); ++i) {
       const auto& t = get(samples[i]);
-      HNN_CHECK(t.shape() == first, "hnn::data::Dataset::stack: sample ", i, " has ", what, " shape ", t.shape(),
-                " but sample 0 has ", first, "; samples in a batch must have equal shapes");
+      HNN_CHECK(t.shape() == first, "hnn::data::Dataset::stack: sample ", i, " has ", what, " shape ",
+                t.shape(), " but sample 0 has ", first, "; samples in a batch must have equal shapes");
       hnn::detail::copy_to_contiguous(out.data() + static_cast<int64_t>(i) * row, t);
     }
     return out;
@@ -97,7 +99,8 @@ template <class DS>
 concept AnyDataset = requires {
   typename std::decay_t<DS>::data_type;
   typename std::decay_t<DS>::target_type;
-} && std::is_base_of_v<dataset_base_t<DS>, std::decay_t<DS>>;
+}
+&&std::is_base_of_v<dataset_base_t<DS>, std::decay_t<DS>>;
 
 /// Keeps a dataset alive for a wrapper (Subset, DataLoader, a transformed view): an lvalue is referenced
 /// (the caller keeps it alive, as PyTorch's wrappers reference theirs), an rvalue is moved into shared
@@ -131,8 +134,8 @@ class Subset : public Dataset<T, Target> {
     HNN_CHECK(dataset_ != nullptr, "hnn::data::Subset: the dataset pointer is null");
     const int64_t n = dataset_->size();
     for (size_t i = 0; i < indices_.size(); ++i)
-      HNN_CHECK(indices_[i] >= 0 && indices_[i] < n, "hnn::data::Subset: index ", indices_[i], " (position ", i,
-                ") is out of range for a dataset of ", n, " samples");
+      HNN_CHECK(indices_[i] >= 0 && indices_[i] < n, "hnn::data::Subset: index ", indices_[i], " (position ",
+                i, ") is out of range for a dataset of ", n, " samples");
   }
 
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }

@@ -43,7 +43,8 @@ class IdxFile {
  private:
   void parse(int64_t expected_ndim, const std::string& what) {
     const auto file_size = static_cast<int64_t>(bytes_.size());
-    HNN_CHECK_RUNTIME(file_size >= 4, name_, ": truncated header at byte offset 0: an IDX file starts with a ",
+    HNN_CHECK_RUNTIME(file_size >= 4, name_,
+                      ": truncated header at byte offset 0: an IDX file starts with a ",
                       "4-byte magic number, file has ", file_size, " bytes");
     const unsigned char* b = bytes_.data();
     const uint32_t magic = detail::load_be32(b);

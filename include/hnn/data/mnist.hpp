@@ -42,9 +42,10 @@ class MNIST : public TensorDataset<T, int64_t> {
         fs::path candidate = dir / (stem + suffix);
         std::error_code ec;
         if (fs::is_regular_file(candidate, ec)) {
-          HNN_CHECK_RUNTIME(*suffix == '\0' || detail::has_zlib, candidate.string(), ": found only the gzip-",
-                            "compressed file, but hnn was built without zlib; define HNN_WITH_ZLIB and link zlib ",
-                            "(-lz), or run gunzip on it");
+          HNN_CHECK_RUNTIME(
+              *suffix == '\0' || detail::has_zlib, candidate.string(), ": found only the gzip-",
+              "compressed file, but hnn was built without zlib; define HNN_WITH_ZLIB and link zlib ",
+              "(-lz), or run gunzip on it");
           return candidate;
         }
         tried.push_back(std::move(candidate));
@@ -67,11 +68,11 @@ class MNIST : public TensorDataset<T, int64_t> {
     IdxFile labels(label_path, 1, "label");
     IdxFile images(image_path, 3, "image");
     const int64_t n = images.sizes()[0], rows = images.sizes()[1], cols = images.sizes()[2];
-    HNN_CHECK_RUNTIME(rows > 0 && cols > 0, images.name(), ": header at byte offset 8 declares images of ", rows,
-                      "x", cols, " pixels; both sizes must be positive");
+    HNN_CHECK_RUNTIME(rows > 0 && cols > 0, images.name(), ": header at byte offset 8 declares images of ",
+                      rows, "x", cols, " pixels; both sizes must be positive");
     HNN_CHECK_RUNTIME(labels.sizes()[0] == n, "hnn::data::MNIST: label/image count mismatch: ", labels.name(),
-                      " declares ", labels.sizes()[0], " labels at byte offset 4, ", images.name(), " declares ", n,
-                      " images at byte offset 4");
+                      " declares ", labels.sizes()[0], " labels at byte offset 4, ", images.name(),
+                      " declares ", n, " images at byte offset 4");
 
     auto image_tensor = Tensor<T>::empty(Shape{n, 1, rows, cols});
     const unsigned char* pixels = images.data();

@@ -22,10 +22,16 @@ class DistributedSampler {
  public:
   DistributedSampler(int64_t dataset_size, int64_t num_replicas, int64_t rank, bool shuffle = true,
                      uint64_t seed = 0, bool drop_last = false)
-      : dataset_size_(dataset_size), num_replicas_(num_replicas), rank_(rank), shuffle_(shuffle), seed_(seed),
+      : dataset_size_(dataset_size),
+        num_replicas_(num_replicas),
+        rank_(rank),
+        shuffle_(shuffle),
+        seed_(seed),
         drop_last_(drop_last) {
-    HNN_CHECK(dataset_size >= 0, "hnn::data::DistributedSampler: dataset_size must be >= 0, got ", dataset_size);
-    HNN_CHECK(num_replicas >= 1, "hnn::data::DistributedSampler: num_replicas must be >= 1, got ", num_replicas);
+    HNN_CHECK(dataset_size >= 0, "hnn::data::DistributedSampler: dataset_size must be >= 0, got ",
+              dataset_size);
+    HNN_CHECK(num_replicas >= 1, "hnn::data::DistributedSampler: num_replicas must be >= 1, got ",
+              num_replicas);
     HNN_CHECK(rank >= 0 && rank < num_replicas, "hnn::data::DistributedSampler: invalid rank ", rank,
               ", rank should be in the interval [0, ", num_replicas - 1, "]");
     num_samples_ = drop_last ? dataset_size / num_replicas : (dataset_size + num_replicas - 1) / num_replicas;
@@ -48,7 +54,8 @@ class DistributedSampler {
     std::vector<int64_t> padded(static_cast<size_t>(total));
     // Padding repeats the list from its start as often as needed (the dataset may be smaller than the
     // padding when num_replicas > dataset_size); drop_last simply stops early.
-    for (int64_t i = 0; i < total; ++i) padded[static_cast<size_t>(i)] = all[static_cast<size_t>(i % dataset_size_)];
+    for (int64_t i = 0; i < total; ++i)
+      padded[static_cast<size_t>(i)] = all[static_cast<size_t>(i % dataset_size_)];
     std::vector<int64_t> mine;
     mine.reserve(static_cast<size_t>(num_samples_));
     for (int64_t i = rank_; i < total; i += num_replicas_) mine.push_back(padded[static_cast<size_t>(i)]);

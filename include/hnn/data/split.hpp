@@ -56,7 +56,7 @@ inline std::vector<int64_t> lengths_from_fractions(const std::vector<double>& fr
 /// `generator`. An lvalue dataset is referenced by the parts (keep it alive); an rvalue one is owned by
 /// them jointly. The permutation is hnn's own, so indices differ from torch.randperm's.
 template <detail::AnyDataset DS, class Number>
-  requires std::is_arithmetic_v<Number>
+requires std::is_arithmetic_v<Number>
 auto random_split(DS&& dataset, const std::vector<Number>& lengths_or_fractions, Generator& generator) {
   using T = typename std::decay_t<DS>::data_type;
   using Target = typename std::decay_t<DS>::target_type;
@@ -93,19 +93,20 @@ auto random_split(DS&& dataset, const std::vector<Number>& lengths_or_fractions,
 
 /// Braced lists: random_split(ds, {800, 200}, gen) or random_split(ds, {0.8, 0.2}, gen).
 template <detail::AnyDataset DS, class Number>
-  requires std::is_arithmetic_v<Number>
+requires std::is_arithmetic_v<Number>
 auto random_split(DS&& dataset, std::initializer_list<Number> lengths_or_fractions, Generator& generator) {
   return random_split(std::forward<DS>(dataset), std::vector<Number>(lengths_or_fractions), generator);
 }
 
 /// With the default generator (seeded by hnn::manual_seed), as PyTorch's default.
 template <detail::AnyDataset DS, class Number>
-  requires std::is_arithmetic_v<Number>
+requires std::is_arithmetic_v<Number>
 auto random_split(DS&& dataset, std::initializer_list<Number> lengths_or_fractions) {
-  return random_split(std::forward<DS>(dataset), std::vector<Number>(lengths_or_fractions), default_generator());
+  return random_split(std::forward<DS>(dataset), std::vector<Number>(lengths_or_fractions),
+                      default_generator());
 }
 template <detail::AnyDataset DS, class Number>
-  requires std::is_arithmetic_v<Number>
+requires std::is_arithmetic_v<Number>
 auto random_split(DS&& dataset, const std::vector<Number>& lengths_or_fractions) {
   return random_split(std::forward<DS>(dataset), lengths_or_fractions, default_generator());
 }
@@ -123,7 +124,8 @@ class KFold {
  public:
   explicit KFold(int64_t n_splits = 5, bool shuffle = false, uint64_t seed = 0)
       : n_splits_(n_splits), shuffle_(shuffle), seed_(seed) {
-    HNN_CHECK(n_splits >= 2, "hnn::data::KFold: k-fold cross-validation requires at least one train/test split by ",
+    HNN_CHECK(n_splits >= 2,
+              "hnn::data::KFold: k-fold cross-validation requires at least one train/test split by ",
               "setting n_splits=2 or more, got n_splits=", n_splits);
   }
 
@@ -143,7 +145,8 @@ class KFold {
     int64_t start = 0;
     for (int64_t k = 0; k < n_splits_; ++k) {
       const int64_t size = n / n_splits_ + (k < n % n_splits_ ? 1 : 0);
-      for (int64_t i = start; i < start + size; ++i) fold_of[static_cast<size_t>(positions[static_cast<size_t>(i)])] = k;
+      for (int64_t i = start; i < start + size; ++i)
+        fold_of[static_cast<size_t>(positions[static_cast<size_t>(i)])] = k;
       start += size;
     }
     return folds_from_assignment(fold_of, n_splits_);
@@ -194,8 +197,9 @@ class StratifiedKFold {
     const auto n_classes = static_cast<int64_t>(class_of_label.size());
     std::vector<int64_t> counts(static_cast<size_t>(n_classes), 0);
     for (int64_t c : encoded) ++counts[static_cast<size_t>(c)];
-    HNN_CHECK(*std::max_element(counts.begin(), counts.end()) >= n_splits_, "hnn::data::StratifiedKFold: n_splits=",
-              n_splits_, " cannot be greater than the number of members in each class");
+    HNN_CHECK(*std::max_element(counts.begin(), counts.end()) >= n_splits_,
+              "hnn::data::StratifiedKFold: n_splits=", n_splits_,
+              " cannot be greater than the number of members in each class");
 
     // allocation[k][c]: samples of class c in test fold k = count of c among sorted_labels[k::n_splits].
     std::vector<std::vector<int64_t>> allocation(static_cast<size_t>(n_splits_),
@@ -210,8 +214,9 @@ class StratifiedKFold {
     for (int64_t c = 0; c < n_classes; ++c) {
       std::vector<int64_t> folds_for_class;
       for (int64_t k = 0; k < n_splits_; ++k)
-        folds_for_class.insert(folds_for_class.end(),
-                               static_cast<size_t>(allocation[static_cast<size_t>(k)][static_cast<size_t>(c)]), k);
+        folds_for_class.insert(
+            folds_for_class.end(),
+            static_cast<size_t>(allocation[static_cast<size_t>(k)][static_cast<size_t>(c)]), k);
       if (shuffle_) detail::shuffle_with(folds_for_class, generator);
       size_t next = 0;
       for (size_t i = 0; i < encoded.size(); ++i)

@@ -17,10 +17,12 @@ class TensorDataset : public Dataset<T, Target> {
   /// (no copy when they already are contiguous): sample i is a view of row i, as in PyTorch.
   TensorDataset(const Tensor<T>& data, const Tensor<Target>& targets)
       : data_(data.detach().contiguous()), targets_(targets.detach().contiguous()) {
-    HNN_CHECK(data_.dim() >= 1 && targets_.dim() >= 1, "hnn::data::TensorDataset: data and targets need a sample ",
-              "dimension, got shapes ", data_.shape(), " and ", targets_.shape());
-    HNN_CHECK(data_.size(0) == targets_.size(0), "hnn::data::TensorDataset: size mismatch between tensors: data has ",
-              data_.size(0), " samples (shape ", data_.shape(), "), targets have ", targets_.size(0), " (shape ",
+    HNN_CHECK(data_.dim() >= 1 && targets_.dim() >= 1,
+              "hnn::data::TensorDataset: data and targets need a sample ", "dimension, got shapes ",
+              data_.shape(), " and ", targets_.shape());
+    HNN_CHECK(data_.size(0) == targets_.size(0),
+              "hnn::data::TensorDataset: size mismatch between tensors: data has ", data_.size(0),
+              " samples (shape ", data_.shape(), "), targets have ", targets_.size(0), " (shape ",
               targets_.shape(), ")");
   }
 
@@ -51,7 +53,8 @@ class TensorDataset : public Dataset<T, Target> {
     const U* src = source.data();
     U* dst = out.data();
     for (size_t i = 0; i < indices.size(); ++i)
-      std::memcpy(dst + static_cast<int64_t>(i) * row, src + indices[i] * row, static_cast<size_t>(row) * sizeof(U));
+      std::memcpy(dst + static_cast<int64_t>(i) * row, src + indices[i] * row,
+                  static_cast<size_t>(row) * sizeof(U));
     return out;
   }
 

@@ -27,7 +27,8 @@ namespace transforms {
 class ScaleToUnit {
  public:
   explicit ScaleToUnit(double max_value = 255.0) : max_value_(max_value) {
-    HNN_CHECK(max_value > 0, "hnn::data::transforms::ScaleToUnit: max_value must be positive, got ", max_value);
+    HNN_CHECK(max_value > 0, "hnn::data::transforms::ScaleToUnit: max_value must be positive, got ",
+              max_value);
   }
   template <class T>
   Tensor<T> operator()(const Tensor<T>& sample) const {
@@ -59,8 +60,10 @@ class ScaleToUnit {
 /// sample (C, ...) or the second of a batch (B, C, ...). A mean/std of one value applies to every channel.
 class Normalize {
  public:
-  Normalize(std::vector<double> mean, std::vector<double> std) : mean_(std::move(mean)), std_(std::move(std)) {
-    HNN_CHECK(!mean_.empty() && mean_.size() == std_.size(), "hnn::data::transforms::Normalize: mean and std ",
+  Normalize(std::vector<double> mean, std::vector<double> std)
+      : mean_(std::move(mean)), std_(std::move(std)) {
+    HNN_CHECK(!mean_.empty() && mean_.size() == std_.size(),
+              "hnn::data::transforms::Normalize: mean and std ",
               "need the same, non-zero number of channels, got ", mean_.size(), " and ", std_.size());
     for (size_t c = 0; c < std_.size(); ++c)
       HNN_CHECK(std_[c] != 0, "hnn::data::transforms::Normalize: std evaluated to zero at channel ", c,
@@ -85,8 +88,8 @@ class Normalize {
   template <class T>
   Tensor<T> apply(const Tensor<T>& x, int64_t outer, int64_t channels, const char* what) const {
     HNN_CHECK(mean_.size() == 1 || static_cast<int64_t>(mean_.size()) == channels,
-              "hnn::data::transforms::Normalize: mean and std have ", mean_.size(), " channels but the ", what,
-              " of shape ", x.shape(), " has ", channels);
+              "hnn::data::transforms::Normalize: mean and std have ", mean_.size(), " channels but the ",
+              what, " of shape ", x.shape(), " has ", channels);
     const Tensor<T> in = x.contiguous();
     auto out = Tensor<T>::empty(in.shape());
     const int64_t planes = outer * channels;
@@ -125,7 +128,8 @@ class Flatten {
   }
   template <class T>
   Tensor<T> apply_batch(const Tensor<T>& batch) const {
-    HNN_CHECK(batch.dim() >= 1, "hnn::data::transforms::Flatten: expected a batch (B, ...), got a 0-dim tensor");
+    HNN_CHECK(batch.dim() >= 1,
+              "hnn::data::transforms::Flatten: expected a batch (B, ...), got a 0-dim tensor");
     const int64_t rows = batch.size(0);
     int64_t row_size = 1;
     for (int64_t d = 1; d < batch.dim(); ++d) row_size *= batch.size(d);
@@ -140,13 +144,20 @@ class Compose {
   explicit Compose(Transforms... transforms) : transforms_(std::move(transforms)...) {}
   template <class T>
   Tensor<T> operator()(const Tensor<T>& sample) const {
-    return std::apply([&](const auto&... t) { return chain(sample, [](const auto& f, const auto& x) { return f(x); }, t...); },
-                      transforms_);
+    return std::apply(
+        [&](const auto&... t) {
+          return chain(
+              sample, [](const auto& f, const auto& x) { return f(x); }, t...);
+        },
+        transforms_);
   }
   template <class T>
   Tensor<T> apply_batch(const Tensor<T>& batch) const {
     return std::apply(
-        [&](const auto&... t) { return chain(batch, [](const auto& f, const auto& x) { return f.apply_batch(x); }, t...); },
+        [&](const auto&... t) {
+          return chain(
+              batch, [](const auto& f, const auto& x) { return f.apply_batch(x); }, t...);
+        },
         transforms_);
   }
 
@@ -176,8 +187,7 @@ template <class T = float, class Target = int64_t>
 class MapDataset : public Dataset<T, Target> {
  public:
   template <detail::AnyDataset DS, class Transform>
-    requires DataTransform<Transform, T>
-  MapDataset(DS&& dataset, Transform transform)
+  requires DataTransform<Transform, T> MapDataset(DS&& dataset, Transform transform)
       : dataset_(detail::hold_dataset(std::forward<DS>(dataset))),
         transform_(std::make_shared<const Transform>(std::move(transform))) {
     const auto* t = static_cast<const Transform*>(transform_.get());

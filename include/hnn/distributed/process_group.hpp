@@ -4,7 +4,8 @@
 #pragma once
 
 #ifndef HNN_WITH_MPI
-#error "hnn/distributed/process_group.hpp needs MPI: configure with -DHNN_WITH_MPI=ON (or compile with -DHNN_WITH_MPI and mpicxx's flags)"
+#error \
+    "hnn/distributed/process_group.hpp needs MPI: configure with -DHNN_WITH_MPI=ON (or compile with -DHNN_WITH_MPI and mpicxx's flags)"
 #endif
 
 // Only MPI's C API is used: skip the deprecated C++ bindings (they also warn under -Wextra).
@@ -85,36 +86,47 @@ inline int rank_for_messages() {
   return rank;
 }
 
-/// Throws std::runtime_error "hnn::distributed: <call> failed on rank R: <MPI's message>" unless rc is MPI_SUCCESS.
+/// Throws std::runtime_error "hnn::distributed: <call> failed on rank R: <MPI's message>" unless rc is
+/// MPI_SUCCESS.
 inline void check_mpi(int rc, const char* call) {
   if (rc == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING] = {};
   int len = 0;
   MPI_Error_string(rc, text, &len);
-  throw std::runtime_error(hnn::detail::concat("hnn::distributed: ", call, " failed on rank ", rank_for_messages(),
-                                               ": ", std::string(text, static_cast<size_t>(len))));
+  throw std::runtime_error(hnn::detail::concat("hnn::distributed: ", call, " failed on rank ",
+                                               rank_for_messages(), ": ",
+                                               std::string(text, static_cast<size_t>(len))));
 }
 
 inline void require_group(const char* function) {
-  HNN_CHECK_RUNTIME(mpi_initialised(), "hnn::distributed::", function,
-                    ": the process group is not initialised (call hnn::distributed::init_process_group() first, "
-                    "and not after destroy_process_group())");
+  HNN_CHECK_RUNTIME(
+      mpi_initialised(), "hnn::distributed::", function,
+      ": the process group is not initialised (call hnn::distributed::init_process_group() first, "
+      "and not after destroy_process_group())");
 }
 
 template <class T>
 MPI_Datatype mpi_type() {
-  if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
-  else if constexpr (std::is_same_v<T, int64_t>) return MPI_INT64_T;
-  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
-  else static_assert(sizeof(T) == 0, "hnn::distributed exchanges float, double and int64 tensors");
+  if constexpr (std::is_same_v<T, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, char>)
+    return MPI_CHAR;
+  else
+    static_assert(sizeof(T) == 0, "hnn::distributed exchanges float, double and int64 tensors");
 }
 
 inline MPI_Op mpi_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::MAX: return MPI_MAX;
-    case ReduceOp::MIN: return MPI_MIN;
-    default: return MPI_SUM;  // SUM and AVG (divided afterwards)
+    case ReduceOp::MAX:
+      return MPI_MAX;
+    case ReduceOp::MIN:
+      return MPI_MIN;
+    default:
+      return MPI_SUM;  // SUM and AVG (divided afterwards)
   }
 }
 
@@ -133,8 +145,8 @@ void divide_by(T* data, int64_t n, int world) {
 }
 
 [[noreturn]] inline void abort_job(const char* what) {
-  std::fprintf(stderr, "hnn::distributed: rank %d failed: %s; aborting every rank (MPI_Abort)\n", rank_for_messages(),
-               what);
+  std::fprintf(stderr, "hnn::distributed: rank %d failed: %s; aborting every rank (MPI_Abort)\n",
+               rank_for_messages(), what);
   std::fflush(stderr);
   if (mpi_initialised()) MPI_Abort(MPI_COMM_WORLD, 1);
   std::abort();
@@ -171,7 +183,8 @@ template <class T>
 void allreduce_raw(T* data, int64_t n, MPI_Op op) {
   for (int64_t done = 0; done < n; done += max_mpi_count) {
     const int count = static_cast<int>(std::min(max_mpi_count, n - done));
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + done, count, mpi_type<T>(), op, MPI_COMM_WORLD), "MPI_Allreduce");
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + done, count, mpi_type<T>(), op, MPI_COMM_WORLD),
+              "MPI_Allreduce");
   }
 }
 
@@ -201,8 +214,9 @@ inline std::string broadcast_string(std::string s, int src) {
 inline void init_process_group() {
   int fin = 0;
   MPI_Finalized(&fin);
-  HNN_CHECK_RUNTIME(!fin, "hnn::distributed::init_process_group: MPI was already finalised "
-                          "(destroy_process_group() ends MPI for the life of the process)");
+  HNN_CHECK_RUNTIME(!fin,
+                    "hnn::distributed::init_process_group: MPI was already finalised "
+                    "(destroy_process_group() ends MPI for the life of the process)");
   auto& state = detail::group_state();
   int init = 0;
   MPI_Initialized(&init);
@@ -294,7 +308,8 @@ void broadcast(Tensor<T, D>& tensor, int src) {
   detail::require_group("broadcast");
   HNN_CHECK(tensor.defined(), "hnn::distributed::broadcast: the tensor is undefined");
   const int world = get_world_size();
-  HNN_CHECK(src >= 0 && src < world, "hnn::distributed::broadcast: src must be a rank in [0, ", world, "), got ", src);
+  HNN_CHECK(src >= 0 && src < world, "hnn::distributed::broadcast: src must be a rank in [0, ", world,
+            "), got ", src);
   const int64_t n = tensor.numel();
   if (n == 0) return;
   NoGradGuard guard;
@@ -312,9 +327,15 @@ void broadcast(Tensor<T, D>&& tensor, int src) {
 template <class D>
 void broadcast(const AnyTensor<D>& tensor, int src) {
   switch (tensor.dtype()) {
-    case Dtype::Float32: broadcast(tensor.template as<float>(), src); break;
-    case Dtype::Float64: broadcast(tensor.template as<double>(), src); break;
-    default: broadcast(tensor.template as<int64_t>(), src); break;
+    case Dtype::Float32:
+      broadcast(tensor.template as<float>(), src);
+      break;
+    case Dtype::Float64:
+      broadcast(tensor.template as<double>(), src);
+      break;
+    default:
+      broadcast(tensor.template as<int64_t>(), src);
+      break;
   }
 }
 
@@ -348,8 +369,9 @@ class Work {
   bool test() {
     if (requests_.empty()) return true;
     int done = 0;
-    detail::check_mpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE),
-                      "MPI_Testall");
+    detail::check_mpi(
+        MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE),
+        "MPI_Testall");
     if (done) requests_.clear();
     return done != 0;
   }
@@ -358,15 +380,16 @@ class Work {
   /// Starts MPI_Iallreduce (SUM, MAX or MIN) of data[0, n) in place.
   template <class T>
   static Work iallreduce(T* data, int64_t n, ReduceOp op) {
-    HNN_CHECK(op != ReduceOp::AVG, "hnn::distributed::Work::iallreduce: AVG is SUM followed by a division by the "
-                                   "world size, done by the caller once the reduction is complete");
+    HNN_CHECK(op != ReduceOp::AVG,
+              "hnn::distributed::Work::iallreduce: AVG is SUM followed by a division by the "
+              "world size, done by the caller once the reduction is complete");
     detail::require_group("iallreduce");
     Work work;
     for (int64_t done = 0; done < n; done += detail::max_mpi_count) {
       const int count = static_cast<int>(std::min(detail::max_mpi_count, n - done));
       MPI_Request request;
-      detail::check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + done, count, detail::mpi_type<T>(), detail::mpi_op(op),
-                                       MPI_COMM_WORLD, &request),
+      detail::check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + done, count, detail::mpi_type<T>(),
+                                       detail::mpi_op(op), MPI_COMM_WORLD, &request),
                         "MPI_Iallreduce");
       work.requests_.push_back(request);
     }

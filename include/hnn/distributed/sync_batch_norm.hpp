@@ -20,9 +20,9 @@ namespace hnn::distributed {
  * Forward. Each rank takes its partial statistics (n_r = N_r * S, mean_r, M2_r) per channel with
  * batch_norm_stats (chunked, about a pivot: no sum of squares), one MPI_Allgather of [n_r, mean_r[C],
  * M2_r[C]] gives every rank every partial, and every rank merges them in rank order with Chan's update
- *     n = n_a + n_b,  delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,  M2 = M2_a + M2_b + delta^2 n_a n_b / n,
- * so all ranks hold bit-identical global (M, mean, M2). Normalising uses the biased variance M2 / M
- * (invstd = 1 / sqrt(M2 / M + eps)); running_var takes the unbiased M2 / (M - 1), as PyTorch's
+ *     n = n_a + n_b,  delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,  M2 = M2_a + M2_b + delta^2
+ * n_a n_b / n, so all ranks hold bit-identical global (M, mean, M2). Normalising uses the biased variance M2
+ * / M (invstd = 1 / sqrt(M2 / M + eps)); running_var takes the unbiased M2 / (M - 1), as PyTorch's
  * batch_norm_gather_stats_with_counts does. Ranks may hold different (even zero) batch sizes.
  *
  * Backward. With xhat = (x - mean) invstd over the global batch, the gradient of rank r's slice is
@@ -38,12 +38,14 @@ namespace hnn::distributed {
  */
 template <class T, class D>
 Tensor<T, D> sync_batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_mean,
-                             const Tensor<T, D>& running_var, const Tensor<T, D>& weight, const Tensor<T, D>& bias,
-                             double momentum, double eps) {
+                             const Tensor<T, D>& running_var, const Tensor<T, D>& weight,
+                             const Tensor<T, D>& bias, double momentum, double eps) {
   static_assert(std::is_floating_point_v<T>, "sync_batch_norm needs a floating point tensor");
-  static_assert(is_cpu_v<D>, "sync_batch_norm runs on CPU tensors (see distributed/process_group.hpp for devices)");
+  static_assert(is_cpu_v<D>,
+                "sync_batch_norm runs on CPU tensors (see distributed/process_group.hpp for devices)");
   detail::require_group("sync_batch_norm");
-  HNN_CHECK(input.dim() >= 2, "sync_batch_norm: expected an input with at least 2 dimensions (N, C, ...), got shape ",
+  HNN_CHECK(input.dim() >= 2,
+            "sync_batch_norm: expected an input with at least 2 dimensions (N, C, ...), got shape ",
             input.shape());
   const int64_t N = input.size(0), C = input.size(1);
   hnn::detail::check_batch_norm_param("running_mean", running_mean, C);
@@ -83,15 +85,18 @@ Tensor<T, D> sync_batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& runn
   }
   const auto global_count = static_cast<int64_t>(total);
   // Checked after the gather, so every rank reaches the same verdict.
-  HNN_CHECK(global_count > 1, "SyncBatchNorm: expected more than 1 value per channel when training over all ranks, "
-                              "got ", global_count, " (this rank's input shape ", input.shape(), ")");
+  HNN_CHECK(global_count > 1,
+            "SyncBatchNorm: expected more than 1 value per channel when training over all ranks, "
+            "got ",
+            global_count, " (this rank's input shape ", input.shape(), ")");
   for (int64_t c = 0; c < C; ++c)
     saved->invstd.data()[c] = kernels::cpu::detail::bn_invstd(m2[static_cast<size_t>(c)], total, eps);
 
   auto out = Tensor<T, D>::empty(input.shape());
   const T* w = weight.defined() ? weight.data() : nullptr;
   const T* b = bias.defined() ? bias.data() : nullptr;
-  kernels::cpu::batch_norm_elemt(x.data(), out.data(), N, C, spatial, saved->mean.data(), saved->invstd.data(), w, b);
+  kernels::cpu::batch_norm_elemt(x.data(), out.data(), N, C, spatial, saved->mean.data(),
+                                 saved->invstd.data(), w, b);
   if (running_mean.defined() || running_var.defined())
     kernels::cpu::batch_norm_update_running(running_mean.defined() ? running_mean.data() : nullptr,
                                             running_var.defined() ? running_var.data() : nullptr,
@@ -105,8 +110,8 @@ Tensor<T, D> sync_batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& runn
           std::vector<Tensor<T, D>> grads(3);
           Tensor<T, D> dy = grad_out.contiguous();
           std::vector<double> sums(static_cast<size_t>(2 * C));  // sum dy, sum dy (x - mean)
-          kernels::cpu::batch_norm_backward_reduce(dy.data(), x.data(), N, C, spatial, saved->mean.data(), sums.data(),
-                                                   sums.data() + C);
+          kernels::cpu::batch_norm_backward_reduce(dy.data(), x.data(), N, C, spatial, saved->mean.data(),
+                                                   sums.data(), sums.data() + C);
           if (need[1]) {
             grads[1] = Tensor<T, D>::empty({C});
             for (int64_t c = 0; c < C; ++c)
@@ -119,10 +124,9 @@ Tensor<T, D> sync_batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& runn
           if (need[0]) {
             detail::allreduce_raw(sums.data(), 2 * C, MPI_SUM);
             grads[0] = Tensor<T, D>::empty(x.shape());
-            kernels::cpu::batch_norm_backward_elemt(dy.data(), x.data(), grads[0].data(), N, C, spatial,
-                                                    saved->mean.data(), saved->invstd.data(),
-                                                    weight.defined() ? weight.data() : nullptr, sums.data(),
-                                                    sums.data() + C, global_count);
+            kernels::cpu::batch_norm_backward_elemt(
+                dy.data(), x.data(), grads[0].data(), N, C, spatial, saved->mean.data(), saved->invstd.data(),
+                weight.defined() ? weight.data() : nullptr, sums.data(), sums.data() + C, global_count);
           }
           return grads;
         });

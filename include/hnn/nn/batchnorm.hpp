@@ -1,6 +1,7 @@
 // BatchNorm1d/2d/3d: batch normalization modules with PyTorch's options, parameters (weight, bias),
 // buffers (running_mean, running_var, num_batches_tracked), semantics and repr. One base template holds
-// everything; the subclasses only check the input rank. Depends on nn/module.hpp, nn/functional/batch_norm.hpp.
+// everything; the subclasses only check the input rank. Depends on nn/module.hpp,
+// nn/functional/batch_norm.hpp.
 #pragma once
 
 #include <optional>
@@ -32,7 +33,8 @@ class BatchNormOptions {
     return *this;
   }
   std::optional<double> momentum() const { return momentum_; }
-  /// Learnable per-channel weight (gamma, init 1) and bias (beta, init 0). Default true; fixed at construction.
+  /// Learnable per-channel weight (gamma, init 1) and bias (beta, init 0). Default true; fixed at
+  /// construction.
   BatchNormOptions& affine(bool v) {
     affine_ = v;
     return *this;
@@ -85,8 +87,8 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
     const bool track = options_.track_running_stats();
     running_mean_ = this->register_buffer("running_mean", track ? zeros<T, D>({C}) : TensorType());
     running_var_ = this->register_buffer("running_var", track ? ones<T, D>({C}) : TensorType());
-    num_batches_tracked_ = this->register_buffer(
-        "num_batches_tracked", track ? zeros<int64_t, D>(Shape{}) : Tensor<int64_t, D>());
+    num_batches_tracked_ = this->register_buffer("num_batches_tracked",
+                                                 track ? zeros<int64_t, D>(Shape{}) : Tensor<int64_t, D>());
   }
 
   TensorType forward(const TensorType& input) override {
@@ -95,13 +97,17 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
     const bool track = options_.track_running_stats();
     // Validate before touching any state, so a rejected batch leaves the buffers as they were.
     // PyTorch's first complaint about a channel mismatch names the first per-channel tensor it checks.
-    const char* checked = options_.track_running_stats() ? "running_mean" : options_.affine() ? "weight" : nullptr;
+    const char* checked = options_.track_running_stats() ? "running_mean"
+                          : options_.affine()            ? "weight"
+                                                         : nullptr;
     HNN_CHECK(checked == nullptr || input.size(1) == options_.num_features(), checked, " should contain ",
               input.size(1), " elements not ", options_.num_features(), " (", name_and_features(),
               " got input of shape ", input.shape(), ")");
     if (training) {
-      int64_t per_channel = input.size(0) * (input.size(1) ? input.numel() / (input.size(0) * input.size(1)) : 0);
-      HNN_CHECK(input.size(0) == 0 || per_channel != 1, "Expected more than 1 value per channel when training, got input size ",
+      int64_t per_channel =
+          input.size(0) * (input.size(1) ? input.numel() / (input.size(0) * input.size(1)) : 0);
+      HNN_CHECK(input.size(0) == 0 || per_channel != 1,
+                "Expected more than 1 value per channel when training, got input size ",
                 detail::torch_size(input.shape()));
     }
     double factor = 0.0;

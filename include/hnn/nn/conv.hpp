@@ -1,6 +1,7 @@
 // Conv2d with Conv2dOptions(in, out, kernel).stride(s).padding(p).bias(b) (dilation 1, groups 1): PyTorch's
 // parameters (weight (out, in, kh, kw), bias (out)), default initialisation (kaiming_uniform_(a = sqrt(5)),
-// bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))) and repr. Depends on nn/module.hpp, nn/init.hpp, nn/functional/layers.hpp.
+// bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))) and repr. Depends on nn/module.hpp, nn/init.hpp,
+// nn/functional/layers.hpp.
 #pragma once
 
 #include <cmath>
@@ -56,25 +57,27 @@ class Conv2d : public Cloneable<Conv2d<T, D>, T, D> {
 
   explicit Conv2d(Conv2dOptions options) : options_(options) {
     const auto& k = options_.kernel_size();
-    HNN_CHECK(options_.in_channels() > 0 && options_.out_channels() > 0, "Conv2d: in_channels and out_channels ",
-              "must be positive, got ", options_.in_channels(), " and ", options_.out_channels());
+    HNN_CHECK(options_.in_channels() > 0 && options_.out_channels() > 0,
+              "Conv2d: in_channels and out_channels ", "must be positive, got ", options_.in_channels(),
+              " and ", options_.out_channels());
     HNN_CHECK(k.h() > 0 && k.w() > 0, "Conv2d: kernel_size must be positive, got ", k.tuple_repr());
     HNN_CHECK(options_.stride().h() > 0 && options_.stride().w() > 0, "Conv2d: stride must be positive, got ",
               options_.stride().tuple_repr());
-    HNN_CHECK(options_.padding().h() >= 0 && options_.padding().w() >= 0, "Conv2d: padding must be non-negative, got ",
-              options_.padding().tuple_repr());
+    HNN_CHECK(options_.padding().h() >= 0 && options_.padding().w() >= 0,
+              "Conv2d: padding must be non-negative, got ", options_.padding().tuple_repr());
     weight_ = this->register_parameter(
         "weight", TensorType::empty({options_.out_channels(), options_.in_channels(), k.h(), k.w()}));
-    bias_ = this->register_parameter("bias",
-                                     options_.bias() ? TensorType::empty({options_.out_channels()}) : TensorType());
+    bias_ = this->register_parameter(
+        "bias", options_.bias() ? TensorType::empty({options_.out_channels()}) : TensorType());
     reset_parameters();
   }
   /// Conv2d(in, out, kernel) with the other options at their defaults.
   Conv2d(int64_t in_channels, int64_t out_channels, IntPair kernel_size)
       : Conv2d(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
 
-  /// PyTorch's reset_parameters: weight ~ kaiming_uniform_(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
-  /// fan_in = in_channels * kh * kw, bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from `gen` (weight first).
+  /// PyTorch's reset_parameters: weight ~ kaiming_uniform_(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+  /// with fan_in = in_channels * kh * kw, bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from `gen` (weight
+  /// first).
   void reset_parameters(Generator& gen = default_generator()) {
     init::kaiming_uniform_(weight(), std::sqrt(5.0), "fan_in", "leaky_relu", gen);
     if (bias().defined()) {
@@ -84,8 +87,8 @@ class Conv2d : public Cloneable<Conv2d<T, D>, T, D> {
   }
 
   TensorType forward(const TensorType& input) override {
-    HNN_CHECK(input.dim() == 3 || input.dim() == 4, "Conv2d: expected 3D (unbatched) or 4D (batched) input, got shape ",
-              input.shape());
+    HNN_CHECK(input.dim() == 3 || input.dim() == 4,
+              "Conv2d: expected 3D (unbatched) or 4D (batched) input, got shape ", input.shape());
     const int64_t channels = input.size(-3);
     HNN_CHECK(channels == options_.in_channels(), "Conv2d: expected input with ", options_.in_channels(),
               " channels (dimension ", input.dim() - 3, "), got shape ", input.shape());
@@ -93,7 +96,8 @@ class Conv2d : public Cloneable<Conv2d<T, D>, T, D> {
     const auto& p = options_.padding();
     HNN_CHECK(input.size(-2) + 2 * p.h() >= k.h() && input.size(-1) + 2 * p.w() >= k.w(),
               "Conv2d: input of shape ", input.shape(), " is smaller than the kernel ", k.tuple_repr(),
-              " (padded input size per channel (", input.size(-2) + 2 * p.h(), " x ", input.size(-1) + 2 * p.w(), "))");
+              " (padded input size per channel (", input.size(-2) + 2 * p.h(), " x ",
+              input.size(-1) + 2 * p.w(), "))");
     return functional::conv2d(input, weight(), bias(), options_.stride(), options_.padding());
   }
 
@@ -103,12 +107,14 @@ class Conv2d : public Cloneable<Conv2d<T, D>, T, D> {
   const Conv2dOptions& options() const { return options_; }
 
   std::string name() const override { return "Conv2d"; }
-  /// "1, 6, kernel_size=(5, 5), stride=(1, 1)", then ", padding=(p, q)" when nonzero and ", bias=False" when off.
+  /// "1, 6, kernel_size=(5, 5), stride=(1, 1)", then ", padding=(p, q)" when nonzero and ", bias=False" when
+  /// off.
   std::string extra_repr() const override {
     std::string s = std::to_string(options_.in_channels()) + ", " + std::to_string(options_.out_channels()) +
                     ", kernel_size=" + options_.kernel_size().tuple_repr() +
                     ", stride=" + options_.stride().tuple_repr();
-    if (options_.padding().h() != 0 || options_.padding().w() != 0) s += ", padding=" + options_.padding().tuple_repr();
+    if (options_.padding().h() != 0 || options_.padding().w() != 0)
+      s += ", padding=" + options_.padding().tuple_repr();
     if (!options_.bias()) s += ", bias=False";
     return s;
   }

@@ -29,7 +29,9 @@ class Dropout : public Cloneable<Dropout<T, D>, T, D> {
   double p() const { return p_; }
 
   std::string name() const override { return "Dropout"; }
-  std::string extra_repr() const override { return "p=" + hnn::detail::py_float_repr(p_) + ", inplace=False"; }
+  std::string extra_repr() const override {
+    return "p=" + hnn::detail::py_float_repr(p_) + ", inplace=False";
+  }
 
  private:
   double p_;

@@ -39,8 +39,8 @@ Tensor<T, D>& fill_with(Tensor<T, D>& t, Draw draw) {
 /// negative slope (default 0.01).
 ///   linear, conv*, sigmoid: 1;  tanh: 5/3;  relu: sqrt(2);  leaky_relu: sqrt(2 / (1 + slope^2));  selu: 3/4
 inline double calculate_gain(const std::string& nonlinearity, std::optional<double> param = std::nullopt) {
-  static const char* const linear_fns[] = {"linear",           "conv1d",           "conv2d",          "conv3d",
-                                           "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"};
+  static const char* const linear_fns[] = {
+      "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"};
   for (const char* name : linear_fns)
     if (nonlinearity == name) return 1.0;
   if (nonlinearity == "sigmoid") return 1.0;
@@ -54,10 +54,12 @@ inline double calculate_gain(const std::string& nonlinearity, std::optional<doub
   throw std::invalid_argument("calculate_gain: unsupported nonlinearity " + nonlinearity);
 }
 
-/// (fan_in, fan_out) of a weight (out, in, *kernel): fan_in = in * prod(kernel), fan_out = out * prod(kernel).
+/// (fan_in, fan_out) of a weight (out, in, *kernel): fan_in = in * prod(kernel), fan_out = out *
+/// prod(kernel).
 template <class T, class D>
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor<T, D>& t) {
-  HNN_CHECK(t.dim() >= 2, "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (got shape ",
+  HNN_CHECK(t.dim() >= 2,
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (got shape ",
             t.shape(), ")");
   int64_t receptive_field = 1;
   for (int64_t d = 2; d < t.dim(); ++d) receptive_field *= t.size(d);
@@ -67,7 +69,8 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor<T, D>& t) 
 /// The fan kaiming_* scale by: "fan_in" (preserves the forward variance) or "fan_out" (the backward one).
 template <class T, class D>
 int64_t calculate_correct_fan(const Tensor<T, D>& t, const std::string& mode) {
-  HNN_CHECK(mode == "fan_in" || mode == "fan_out", "Mode ", mode, " not supported, please use one of fan_in, fan_out");
+  HNN_CHECK(mode == "fan_in" || mode == "fan_out", "Mode ", mode,
+            " not supported, please use one of fan_in, fan_out");
   auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t);
   return mode == "fan_in" ? fan_in : fan_out;
 }
@@ -81,7 +84,8 @@ Tensor<T, D> uniform_(Tensor<T, D> t, double a = 0.0, double b = 1.0, Generator&
 
 /// Fills with N(mean, std^2).
 template <class T, class D>
-Tensor<T, D> normal_(Tensor<T, D> t, double mean = 0.0, double std = 1.0, Generator& gen = default_generator()) {
+Tensor<T, D> normal_(Tensor<T, D> t, double mean = 0.0, double std = 1.0,
+                     Generator& gen = default_generator()) {
   HNN_CHECK(std >= 0.0, "normal_ expects std >= 0.0, but found std ", std);
   return detail::fill_with(t, [&] { return mean + std * gen.normal(); });
 }
@@ -117,11 +121,12 @@ Tensor<T, D> xavier_normal_(Tensor<T, D> t, double gain = 1.0, Generator& gen = 
   return normal_(std::move(t), 0.0, std, gen);
 }
 
-/// He uniform: U(-bound, bound) with bound = sqrt(3) * gain / sqrt(fan), gain = calculate_gain(nonlinearity, a).
-/// With a = sqrt(5) (what Linear and Conv2d use) the bound is 1 / sqrt(fan_in).
+/// He uniform: U(-bound, bound) with bound = sqrt(3) * gain / sqrt(fan), gain = calculate_gain(nonlinearity,
+/// a). With a = sqrt(5) (what Linear and Conv2d use) the bound is 1 / sqrt(fan_in).
 template <class T, class D>
 Tensor<T, D> kaiming_uniform_(Tensor<T, D> t, double a = 0.0, const std::string& mode = "fan_in",
-                              const std::string& nonlinearity = "leaky_relu", Generator& gen = default_generator()) {
+                              const std::string& nonlinearity = "leaky_relu",
+                              Generator& gen = default_generator()) {
   const int64_t fan = calculate_correct_fan(t, mode);
   if (t.numel() == 0) return t;  // PyTorch warns and leaves a zero-element tensor alone
   const double std = calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan));
@@ -132,7 +137,8 @@ Tensor<T, D> kaiming_uniform_(Tensor<T, D> t, double a = 0.0, const std::string&
 /// He normal: N(0, std^2) with std = gain / sqrt(fan).
 template <class T, class D>
 Tensor<T, D> kaiming_normal_(Tensor<T, D> t, double a = 0.0, const std::string& mode = "fan_in",
-                             const std::string& nonlinearity = "leaky_relu", Generator& gen = default_generator()) {
+                             const std::string& nonlinearity = "leaky_relu",
+                             Generator& gen = default_generator()) {
   const int64_t fan = calculate_correct_fan(t, mode);
   if (t.numel() == 0) return t;  // PyTorch warns and leaves a zero-element tensor alone
   const double std = calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan));

@@ -21,8 +21,9 @@ class Linear : public Cloneable<Linear<T, D>, T, D> {
   /// in_features inputs (the last dimension of the input), out_features outputs; bias optional.
   Linear(int64_t in_features, int64_t out_features, bool bias = true)
       : in_features_(in_features), out_features_(out_features) {
-    HNN_CHECK(in_features >= 0 && out_features >= 0, "Linear: in_features and out_features must be non-negative, got ",
-              in_features, " and ", out_features);
+    HNN_CHECK(in_features >= 0 && out_features >= 0,
+              "Linear: in_features and out_features must be non-negative, got ", in_features, " and ",
+              out_features);
     weight_ = this->register_parameter("weight", TensorType::empty({out_features, in_features}));
     // An undefined placeholder keeps the key order when bias=false, as PyTorch's register_parameter(None).
     bias_ = this->register_parameter("bias", bias ? TensorType::empty({out_features}) : TensorType());
@@ -40,8 +41,8 @@ class Linear : public Cloneable<Linear<T, D>, T, D> {
   }
 
   TensorType forward(const TensorType& input) override {
-    HNN_CHECK(input.dim() >= 1 && input.size(-1) == in_features_, "Linear: expected input with ", in_features_,
-              " features (last dimension), got shape ", input.shape());
+    HNN_CHECK(input.dim() >= 1 && input.size(-1) == in_features_, "Linear: expected input with ",
+              in_features_, " features (last dimension), got shape ", input.shape());
     return functional::linear(input, weight(), bias());
   }
 

@@ -42,8 +42,9 @@ class CrossEntropyLoss : public LossBase<CrossEntropyLoss<T, D>, CrossEntropyLos
 
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
-    return hnn::detail::cross_entropy_indices(input, target, this->options_.reduction(), this->options_.ignore_index(),
-                                              this->options_.label_smoothing(), class_name);
+    return hnn::detail::cross_entropy_indices(input, target, this->options_.reduction(),
+                                              this->options_.ignore_index(), this->options_.label_smoothing(),
+                                              class_name);
   }
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<U, D>& target) const {
@@ -64,8 +65,8 @@ class NLLLoss : public LossBase<NLLLoss<T, D>, NLLLossOptions> {
   NLLLoss(NLLLossOptions options = {}) : LossBase<NLLLoss, NLLLossOptions>(std::move(options)) {}  // NOLINT
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
-    return hnn::detail::nll_loss_impl(input, target, this->options_.reduction(), this->options_.ignore_index(),
-                                      class_name);
+    return hnn::detail::nll_loss_impl(input, target, this->options_.reduction(),
+                                      this->options_.ignore_index(), class_name);
   }
   template <class U>
   Tensor<U, D> operator()(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
@@ -112,15 +113,18 @@ class BCEWithLogitsLoss : public LossBase<BCEWithLogitsLoss<T, D>, BCEWithLogits
  public:
   static constexpr const char* class_name = "BCEWithLogitsLoss";
   BCEWithLogitsLoss(BCEWithLogitsLossOptions options = {}, Tensor<T, D> pos_weight = {})  // NOLINT
-      : LossBase<BCEWithLogitsLoss, BCEWithLogitsLossOptions>(std::move(options)), pos_weight_(std::move(pos_weight)) {}
+      : LossBase<BCEWithLogitsLoss, BCEWithLogitsLossOptions>(std::move(options)),
+        pos_weight_(std::move(pos_weight)) {}
   const Tensor<T, D>& pos_weight() const { return pos_weight_; }
 
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<U, D>& target) const {
     Tensor<U, D> pw;
     if (pos_weight_.defined()) {
-      if constexpr (std::is_same_v<U, T>) pw = pos_weight_;
-      else pw = pos_weight_.template cast<U>();
+      if constexpr (std::is_same_v<U, T>)
+        pw = pos_weight_;
+      else
+        pw = pos_weight_.template cast<U>();
     }
     return hnn::detail::bce_with_logits_impl(input, target, pw, this->options_.reduction(), class_name);
   }

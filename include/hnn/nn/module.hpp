@@ -27,7 +27,8 @@ class Module;
 class RemovableHandle {
  public:
   RemovableHandle() = default;
-  explicit RemovableHandle(std::function<void()> remover) : remover_(std::make_shared<std::function<void()>>(std::move(remover))) {}
+  explicit RemovableHandle(std::function<void()> remover)
+      : remover_(std::make_shared<std::function<void()>>(std::move(remover))) {}
   void remove() {
     if (remover_ && *remover_) {
       (*remover_)();
@@ -44,9 +45,9 @@ class RemovableHandle {
 class ScopedRemovableHandle {
  public:
   ScopedRemovableHandle() = default;
-  // NOLINTNEXTLINE: implicit, so that `ScopedRemovableHandle h = module.register_forward_hook(...)` reads well
-  ScopedRemovableHandle(RemovableHandle handle)
-      : handle_(new RemovableHandle(std::move(handle))) {}
+  // NOLINTNEXTLINE: implicit, so that `ScopedRemovableHandle h = module.register_forward_hook(...)` reads
+  // well
+  ScopedRemovableHandle(RemovableHandle handle) : handle_(new RemovableHandle(std::move(handle))) {}
   void remove() { handle_.reset(); }
 
  private:
@@ -124,7 +125,9 @@ class Module {
     for (auto& [name, c] : children_) out.push_back(c);
     return out;
   }
-  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
+    return children_;
+  }
   /// Every module in the tree, this one first, depth-first, with dotted names ("" for this one).
   std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "") {
     std::vector<std::pair<std::string, Module*>> out{{prefix, this}};
@@ -168,8 +171,9 @@ class Module {
       }
       const auto& src = state.at(key);
       if (src.shape() != value.shape())
-        mismatched.push_back(detail::concat("size mismatch for ", key, ": copying a param with shape ", src.shape(),
-                                            " from checkpoint, the shape in current model is ", value.shape(), "."));
+        mismatched.push_back(detail::concat("size mismatch for ", key, ": copying a param with shape ",
+                                            src.shape(), " from checkpoint, the shape in current model is ",
+                                            value.shape(), "."));
     }
     for (const auto& [key, value] : state)
       if (!own.count(key)) unexpected.push_back(key);
@@ -180,7 +184,8 @@ class Module {
       return s;
     };
     if (strict && !missing.empty()) errors << "\n\tMissing key(s) in state_dict: " << list(missing) << ".";
-    if (strict && !unexpected.empty()) errors << "\n\tUnexpected key(s) in state_dict: " << list(unexpected) << ".";
+    if (strict && !unexpected.empty())
+      errors << "\n\tUnexpected key(s) in state_dict: " << list(unexpected) << ".";
     for (const auto& m : mismatched) errors << "\n\t" << m;
     if (!errors.str().empty())
       throw std::runtime_error("Error(s) in loading state_dict for " + name() + ":" + errors.str());

@@ -21,8 +21,8 @@ class AvgPool2d : public Cloneable<AvgPool2d<T, D>, T, D> {
   explicit AvgPool2d(IntPair kernel_size) : AvgPool2d(kernel_size, kernel_size) {}
 
   TensorType forward(const TensorType& input) override {
-    HNN_CHECK(input.dim() == 3 || input.dim() == 4, "AvgPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape ",
-              input.shape());
+    HNN_CHECK(input.dim() == 3 || input.dim() == 4,
+              "AvgPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape ", input.shape());
     return functional::avg_pool2d(input, kernel_size_, stride_, padding_);
   }
 
@@ -32,7 +32,8 @@ class AvgPool2d : public Cloneable<AvgPool2d<T, D>, T, D> {
 
   std::string name() const override { return "AvgPool2d"; }
   std::string extra_repr() const override {
-    return "kernel_size=" + kernel_size_.repr() + ", stride=" + stride_.repr() + ", padding=" + padding_.repr();
+    return "kernel_size=" + kernel_size_.repr() + ", stride=" + stride_.repr() +
+           ", padding=" + padding_.repr();
   }
 
  private:
@@ -51,8 +52,8 @@ class MaxPool2d : public Cloneable<MaxPool2d<T, D>, T, D> {
   explicit MaxPool2d(IntPair kernel_size) : MaxPool2d(kernel_size, kernel_size) {}
 
   TensorType forward(const TensorType& input) override {
-    HNN_CHECK(input.dim() == 3 || input.dim() == 4, "MaxPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape ",
-              input.shape());
+    HNN_CHECK(input.dim() == 3 || input.dim() == 4,
+              "MaxPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, got shape ", input.shape());
     return functional::max_pool2d(input, kernel_size_, stride_, padding_);
   }
 
@@ -62,8 +63,8 @@ class MaxPool2d : public Cloneable<MaxPool2d<T, D>, T, D> {
 
   std::string name() const override { return "MaxPool2d"; }
   std::string extra_repr() const override {
-    return "kernel_size=" + kernel_size_.repr() + ", stride=" + stride_.repr() + ", padding=" + padding_.repr() +
-           ", dilation=1, ceil_mode=False";
+    return "kernel_size=" + kernel_size_.repr() + ", stride=" + stride_.repr() +
+           ", padding=" + padding_.repr() + ", dilation=1, ceil_mode=False";
   }
 
  private:

@@ -17,9 +17,9 @@ class Sequential : public Cloneable<Sequential<T, D>, T, D> {
   Sequential() = default;
 
   /// Takes each module by value; children are named "0", "1", ... as in PyTorch.
-  template <class... Ms,
-            class = std::enable_if_t<(sizeof...(Ms) > 0) && (std::is_base_of_v<Base, std::decay_t<Ms>> && ...) &&
-                                     !(sizeof...(Ms) == 1 && (std::is_same_v<std::decay_t<Ms>, Sequential> && ...))>>
+  template <class... Ms, class = std::enable_if_t<
+                             (sizeof...(Ms) > 0) && (std::is_base_of_v<Base, std::decay_t<Ms>> && ...) &&
+                             !(sizeof...(Ms) == 1 && (std::is_same_v<std::decay_t<Ms>, Sequential> && ...))>>
   Sequential(Ms&&... modules) {  // NOLINT: brace construction from modules
     (push_back(std::forward<Ms>(modules)), ...);
   }
@@ -52,7 +52,8 @@ class Sequential : public Cloneable<Sequential<T, D>, T, D> {
   template <class M>
   M& get(size_t i) const {
     auto* m = dynamic_cast<M*>(ptr(i).get());
-    HNN_CHECK(m != nullptr, "module ", i, " of the Sequential is a ", ptr(i)->name(), ", not the requested type");
+    HNN_CHECK(m != nullptr, "module ", i, " of the Sequential is a ", ptr(i)->name(),
+              ", not the requested type");
     return *m;
   }
   auto begin() const { return this->named_children().begin(); }

@@ -46,12 +46,13 @@ class SyncBatchNorm : public BatchNormBase<SyncBatchNorm<T, D>, T, D> {
   std::string name() const override { return "SyncBatchNorm"; }
 
   void check_input_dim(const Tensor<T, D>& input) const {
-    HNN_CHECK(input.dim() >= 2, "SyncBatchNorm: expected at least 2D input (got ", input.dim(), "D input of shape ",
-              input.shape(), ")");
+    HNN_CHECK(input.dim() >= 2, "SyncBatchNorm: expected at least 2D input (got ", input.dim(),
+              "D input of shape ", input.shape(), ")");
   }
 
   Tensor<T, D> forward(const Tensor<T, D>& input) override {
-    const bool sync = this->is_training() && distributed::is_initialized() && distributed::get_world_size() > 1;
+    const bool sync =
+        this->is_training() && distributed::is_initialized() && distributed::get_world_size() > 1;
     if (!sync) return Base::forward(input);
     check_input_dim(input);
     const auto& options = this->options();
@@ -91,11 +92,14 @@ std::shared_ptr<Module<T, D>> as_sync_batchnorm(Module<T, D>& child) {
 template <class T, class D>
 Module<T, D>& convert_sync_batchnorm(Module<T, D>& module) {
   HNN_CHECK(detail::as_sync_batchnorm(module) == nullptr, "convert_sync_batchnorm: the module itself is a ",
-            module.name(), "; it can only replace children in place (use SyncBatchNorm(bn) for a lone batch norm)");
+            module.name(),
+            "; it can only replace children in place (use SyncBatchNorm(bn) for a lone batch norm)");
   std::vector<std::pair<std::string, std::shared_ptr<Module<T, D>>>> children = module.named_children();
   for (auto& [name, child] : children) {
-    if (auto sync = detail::as_sync_batchnorm(*child)) module.replace_child(name, std::move(sync));
-    else convert_sync_batchnorm(*child);
+    if (auto sync = detail::as_sync_batchnorm(*child))
+      module.replace_child(name, std::move(sync));
+    else
+      convert_sync_batchnorm(*child);
   }
   return module;
 }

@@ -27,8 +27,8 @@ struct BatchNormKernels<CPU> {
   static void forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
                             double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
                             double* save_invstd) {
-    kernels::cpu::batch_norm_forward_train(x, y, N, C, S, weight, bias, eps, momentum, running_mean, running_var,
-                                           save_mean, save_invstd);
+    kernels::cpu::batch_norm_forward_train(x, y, N, C, S, weight, bias, eps, momentum, running_mean,
+                                           running_var, save_mean, save_invstd);
   }
   template <class T>
   static void forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
@@ -37,10 +37,10 @@ struct BatchNormKernels<CPU> {
   }
   template <class T>
   static void backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                       const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
-                       T* grad_bias) {
-    kernels::cpu::batch_norm_backward(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx, grad_weight,
-                                      grad_bias);
+                       const double* save_mean, const double* save_invstd, bool training, T* dx,
+                       T* grad_weight, T* grad_bias) {
+    kernels::cpu::batch_norm_backward(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx,
+                                      grad_weight, grad_bias);
   }
 };
 
@@ -84,7 +84,8 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
                         const Tensor<T, D>& running_var, const Tensor<T, D>& weight, const Tensor<T, D>& bias,
                         bool training, double momentum, double eps) {
   static_assert(std::is_floating_point_v<T>, "batch_norm needs a floating point tensor");
-  HNN_CHECK(input.dim() >= 2, "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got shape ",
+  HNN_CHECK(input.dim() >= 2,
+            "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got shape ",
             input.shape());
   const int64_t N = input.size(0), C = input.size(1);
   const int64_t S = C == 0 || N == 0 ? 0 : input.numel() / (N * C);
@@ -115,11 +116,11 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
     saved->invstd = Tensor<double, D>::empty({C});
     BatchNormKernels<D>::forward_train(x.data(), out.data(), N, C, S, w, b, eps, momentum,
                                        running_mean.defined() ? running_mean.data() : nullptr,
-                                       running_var.defined() ? running_var.data() : nullptr, saved->mean.data(),
-                                       saved->invstd.data());
+                                       running_var.defined() ? running_var.data() : nullptr,
+                                       saved->mean.data(), saved->invstd.data());
   } else {
-    BatchNormKernels<D>::forward_eval(x.data(), out.data(), N, C, S, running_mean.data(), running_var.data(), w, b,
-                                      eps);
+    BatchNormKernels<D>::forward_eval(x.data(), out.data(), N, C, S, running_mean.data(), running_var.data(),
+                                      w, b, eps);
     // Backward in eval mode uses the running statistics as they were at this forward.
     const auto rm = running_mean.template to<CPU>().to_vector();
     const auto rv = running_var.template to<CPU>().to_vector();
@@ -133,27 +134,27 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
   }
 
   if (autograd::any_requires_grad(input, weight, bias)) {
-    autograd::record<T, D>(
-        "NativeBatchNormBackward0", out, {input, weight, bias},
-        [x, weight = weight.defined() ? weight.detach() : Tensor<T, D>(), saved, training, N, C, S](const Tensor<T, D>& grad_out,
-                                                               const std::vector<bool>& need) {
-          std::vector<Tensor<T, D>> grads(3);
-          if (x.numel() == 0) {
-            if (need[0]) grads[0] = zeros<T, D>(x.shape());
-            if (need[1]) grads[1] = zeros<T, D>({C});
-            if (need[2]) grads[2] = zeros<T, D>({C});
-            return grads;
-          }
-          Tensor<T, D> dy = grad_out.contiguous();
-          if (need[0]) grads[0] = Tensor<T, D>::empty(x.shape());
-          if (need[1]) grads[1] = Tensor<T, D>::empty({C});
-          if (need[2]) grads[2] = Tensor<T, D>::empty({C});
-          BatchNormKernels<D>::backward(dy.data(), x.data(), N, C, S, weight.defined() ? weight.data() : nullptr,
-                                        saved->mean.data(), saved->invstd.data(), training,
-                                        need[0] ? grads[0].data() : nullptr, need[1] ? grads[1].data() : nullptr,
-                                        need[2] ? grads[2].data() : nullptr);
-          return grads;
-        });
+    autograd::record<T, D>("NativeBatchNormBackward0", out, {input, weight, bias},
+                           [x, weight = weight.defined() ? weight.detach() : Tensor<T, D>(), saved, training,
+                            N, C, S](const Tensor<T, D>& grad_out, const std::vector<bool>& need) {
+                             std::vector<Tensor<T, D>> grads(3);
+                             if (x.numel() == 0) {
+                               if (need[0]) grads[0] = zeros<T, D>(x.shape());
+                               if (need[1]) grads[1] = zeros<T, D>({C});
+                               if (need[2]) grads[2] = zeros<T, D>({C});
+                               return grads;
+                             }
+                             Tensor<T, D> dy = grad_out.contiguous();
+                             if (need[0]) grads[0] = Tensor<T, D>::empty(x.shape());
+                             if (need[1]) grads[1] = Tensor<T, D>::empty({C});
+                             if (need[2]) grads[2] = Tensor<T, D>::empty({C});
+                             BatchNormKernels<D>::backward(
+                                 dy.data(), x.data(), N, C, S, weight.defined() ? weight.data() : nullptr,
+                                 saved->mean.data(), saved->invstd.data(), training,
+                                 need[0] ? grads[0].data() : nullptr, need[1] ? grads[1].data() : nullptr,
+                                 need[2] ? grads[2].data() : nullptr);
+                             return grads;
+                           });
   }
   return out;
 }

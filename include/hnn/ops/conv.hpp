@@ -19,7 +19,8 @@ struct Conv2dKernels;
 template <>
 struct Conv2dKernels<CPU> {
   template <class T>
-  static void forward(const T* x, const T* weight, const T* bias, T* y, const kernels::cpu::Conv2dGeometry& g) {
+  static void forward(const T* x, const T* weight, const T* bias, T* y,
+                      const kernels::cpu::Conv2dGeometry& g) {
     kernels::cpu::conv2d_forward(x, weight, bias, y, g);
   }
   template <class T>
@@ -30,22 +31,23 @@ struct Conv2dKernels<CPU> {
 };
 
 /// 2-D cross-correlation of input (N, C, H, W) or (C, H, W) with weight (O, C, KH, KW), plus bias (O)
-/// when defined:  y[n, o, oh, ow] = bias[o] + sum_{c,i,j} w[o, c, i, j] * x[n, c, oh*SH - PH + i, ow*SW - PW + j]
-/// (x zero outside the image). Backward (per image, through the column matrix col = im2col(x)):
+/// when defined:  y[n, o, oh, ow] = bias[o] + sum_{c,i,j} w[o, c, i, j] * x[n, c, oh*SH - PH + i, ow*SW - PW
+/// + j] (x zero outside the image). Backward (per image, through the column matrix col = im2col(x)):
 ///   dW = dy col^T summed over images,  db = dy summed over images and positions,  dx = col2im(W^T dy).
 template <class T, class D>
 Tensor<T, D> conv2d(const Tensor<T, D>& input, const Tensor<T, D>& weight, const Tensor<T, D>& bias = {},
                     std::array<int64_t, 2> stride = {1, 1}, std::array<int64_t, 2> padding = {0, 0}) {
   static_assert(std::is_floating_point_v<T>, "conv2d needs a floating point tensor");
-  HNN_CHECK(weight.dim() == 4, "conv2d: expected a 4-D weight (out_channels, in_channels, kH, kW), got shape ",
-            weight.shape());
+  HNN_CHECK(weight.dim() == 4,
+            "conv2d: expected a 4-D weight (out_channels, in_channels, kH, kW), got shape ", weight.shape());
   HNN_CHECK(input.dim() == 3 || input.dim() == 4,
-            "conv2d: expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: ", input.shape());
+            "conv2d: expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: ",
+            input.shape());
   if (input.dim() == 3) return conv2d(input.unsqueeze(0), weight, bias, stride, padding).squeeze(0);
-  HNN_CHECK(stride[0] > 0 && stride[1] > 0, "conv2d: stride should be positive, got (", stride[0], ", ", stride[1],
-            ")");
-  HNN_CHECK(padding[0] >= 0 && padding[1] >= 0, "conv2d: negative padding is not supported, got (", padding[0], ", ",
-            padding[1], ")");
+  HNN_CHECK(stride[0] > 0 && stride[1] > 0, "conv2d: stride should be positive, got (", stride[0], ", ",
+            stride[1], ")");
+  HNN_CHECK(padding[0] >= 0 && padding[1] >= 0, "conv2d: negative padding is not supported, got (",
+            padding[0], ", ", padding[1], ")");
   kernels::cpu::Conv2dGeometry g;
   g.N = input.size(0);
   g.C = input.size(1);
@@ -58,12 +60,14 @@ Tensor<T, D> conv2d(const Tensor<T, D>& input, const Tensor<T, D>& weight, const
   g.SW = stride[1];
   g.PH = padding[0];
   g.PW = padding[1];
-  HNN_CHECK(weight.size(1) == g.C, "conv2d: given groups=1, weight of size ", weight.shape(), ", expected input",
-            input.shape(), " to have ", weight.size(1), " channels, but got ", g.C, " channels instead");
-  HNN_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == g.O), "conv2d: expected bias of shape [", g.O,
-            "] (one per output channel), got shape ", bias.defined() ? bias.shape() : Shape{});
-  HNN_CHECK(g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW, "conv2d: calculated padded input size per channel: (",
-            g.H + 2 * g.PH, " x ", g.W + 2 * g.PW, "). Kernel size: (", g.KH, " x ", g.KW,
+  HNN_CHECK(weight.size(1) == g.C, "conv2d: given groups=1, weight of size ", weight.shape(),
+            ", expected input", input.shape(), " to have ", weight.size(1), " channels, but got ", g.C,
+            " channels instead");
+  HNN_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == g.O), "conv2d: expected bias of shape [",
+            g.O, "] (one per output channel), got shape ", bias.defined() ? bias.shape() : Shape{});
+  HNN_CHECK(g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW,
+            "conv2d: calculated padded input size per channel: (", g.H + 2 * g.PH, " x ", g.W + 2 * g.PW,
+            "). Kernel size: (", g.KH, " x ", g.KW,
             "). Kernel size can't be greater than actual input size (input shape ", input.shape(), ")");
   g.OH = (g.H + 2 * g.PH - g.KH) / g.SH + 1;
   g.OW = (g.W + 2 * g.PW - g.KW) / g.SW + 1;
@@ -72,7 +76,8 @@ Tensor<T, D> conv2d(const Tensor<T, D>& input, const Tensor<T, D>& weight, const
   Tensor<T, D> w = weight.detach().contiguous();
   Tensor<T, D> b = bias.defined() ? bias.detach().contiguous() : Tensor<T, D>();
   auto out = Tensor<T, D>::empty({g.N, g.O, g.OH, g.OW});
-  if (out.numel() > 0) Conv2dKernels<D>::forward(x.data(), w.data(), b.defined() ? b.data() : nullptr, out.data(), g);
+  if (out.numel() > 0)
+    Conv2dKernels<D>::forward(x.data(), w.data(), b.defined() ? b.data() : nullptr, out.data(), g);
 
   if (autograd::any_requires_grad(input, weight, bias)) {
     autograd::record<T, D>("ConvolutionBackward0", out, {input, weight, bias},
@@ -87,10 +92,9 @@ Tensor<T, D> conv2d(const Tensor<T, D>& input, const Tensor<T, D>& weight, const
                                return grads;
                              }
                              Tensor<T, D> dy = grad_out.contiguous();
-                             Conv2dKernels<D>::backward(x.data(), w.data(), dy.data(), g,
-                                                        need[0] ? grads[0].data() : nullptr,
-                                                        need[1] ? grads[1].data() : nullptr,
-                                                        need[2] ? grads[2].data() : nullptr);
+                             Conv2dKernels<D>::backward(
+                                 x.data(), w.data(), dy.data(), g, need[0] ? grads[0].data() : nullptr,
+                                 need[1] ? grads[1].data() : nullptr, need[2] ? grads[2].data() : nullptr);
                              return grads;
                            });
   }

@@ -18,7 +18,8 @@ Tensor<T, D2> move_to_device(const Tensor<T, D>& t);
 
 /// dst[i] = src[i] over `shape` where both have arbitrary strides (src may broadcast with stride 0).
 template <class T>
-void strided_copy(T* dst, const Strides& dst_strides, const T* src, const Strides& src_strides, const Shape& shape) {
+void strided_copy(T* dst, const Strides& dst_strides, const T* src, const Strides& src_strides,
+                  const Shape& shape) {
   const size_t nd = shape.size();
   if (shape.numel() == 0) return;
   if (nd == 0) {
@@ -49,7 +50,8 @@ void copy_to_contiguous(TOut* dst, const Tensor<TIn, D>& src) {
   if (src.is_contiguous()) {
     const TIn* s = src.data();
     kernels::cpu::parallel_for(src.numel(), kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
-      if constexpr (std::is_same_v<TIn, TOut>) std::copy(s + b, s + e, dst + b);
+      if constexpr (std::is_same_v<TIn, TOut>)
+        std::copy(s + b, s + e, dst + b);
       else
         for (int64_t i = b; i < e; ++i) dst[i] = static_cast<TOut>(s[i]);
     });
@@ -62,8 +64,8 @@ void copy_to_contiguous(TOut* dst, const Tensor<TIn, D>& src) {
 /// Strides that make `t` broadcast to `shape` (0 along expanded dimensions).
 template <class T, class D>
 Strides broadcast_strides(const Tensor<T, D>& t, const Shape& shape) {
-  HNN_CHECK(t.shape().size() <= shape.size(), "the tensor of shape ", t.shape(), " cannot be broadcast to shape ",
-            shape);
+  HNN_CHECK(t.shape().size() <= shape.size(), "the tensor of shape ", t.shape(),
+            " cannot be broadcast to shape ", shape);
   Strides out(shape.size(), 0);
   size_t offset = shape.size() - t.shape().size();
   for (size_t i = 0; i < t.shape().size(); ++i) {
@@ -80,8 +82,10 @@ Strides broadcast_strides(const Tensor<T, D>& t, const Shape& shape) {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::clone() const {
   auto out = Tensor::empty(shape());
-  if constexpr (!is_cpu_v<D>) DeviceOps<D>::copy_to_contiguous(out.data(), *this);
-  else detail::copy_to_contiguous(out.data(), *this);
+  if constexpr (!is_cpu_v<D>)
+    DeviceOps<D>::copy_to_contiguous(out.data(), *this);
+  else
+    detail::copy_to_contiguous(out.data(), *this);
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("CloneBackward0", out, {*this},
                            [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
@@ -109,8 +113,10 @@ template <class T, class D>
 T Tensor<T, D>::item() const {
   HNN_CHECK(numel() == 1, "a Tensor with ", numel(), " elements (shape ", shape(),
             ") cannot be converted to a scalar: item() needs exactly one element");
-  if constexpr (!is_cpu_v<D>) return this->template to<CPU>().item();
-  else return *data();
+  if constexpr (!is_cpu_v<D>)
+    return this->template to<CPU>().item();
+  else
+    return *data();
 }
 
 template <class T, class D>
@@ -158,8 +164,10 @@ Tensor<U, D> Tensor<T, D>::cast() const {
     return *this;
   } else {
     auto out = Tensor<U, D>::empty(shape());
-    if constexpr (!is_cpu_v<D>) DeviceOps<D>::copy_to_contiguous(out.data(), *this);
-    else detail::copy_to_contiguous(out.data(), *this);
+    if constexpr (!is_cpu_v<D>)
+      DeviceOps<D>::copy_to_contiguous(out.data(), *this);
+    else
+      detail::copy_to_contiguous(out.data(), *this);
     return out;  // dtype conversions are not differentiable in hnn
   }
 }
@@ -176,8 +184,12 @@ Tensor<T, D2> Tensor<T, D>::to() const {
 
 /// Free-function spellings.
 template <class T, class D>
-Tensor<T, D> clone(const Tensor<T, D>& t) { return t.clone(); }
+Tensor<T, D> clone(const Tensor<T, D>& t) {
+  return t.clone();
+}
 template <class T, class D>
-Tensor<T, D> contiguous(const Tensor<T, D>& t) { return t.contiguous(); }
+Tensor<T, D> contiguous(const Tensor<T, D>& t) {
+  return t.contiguous();
+}
 
 }  // namespace hnn

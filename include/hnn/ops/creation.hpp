@@ -37,7 +37,9 @@ Tensor<T, D> scalar_tensor(T value) {
 }
 
 template <class T = float, class D = CPU>
-Tensor<T, D> empty(const Shape& shape) { return Tensor<T, D>::empty(shape); }
+Tensor<T, D> empty(const Shape& shape) {
+  return Tensor<T, D>::empty(shape);
+}
 
 template <class T = float, class D = CPU>
 Tensor<T, D> full(const Shape& shape, T value) {
@@ -47,10 +49,14 @@ Tensor<T, D> full(const Shape& shape, T value) {
 }
 
 template <class T = float, class D = CPU>
-Tensor<T, D> zeros(const Shape& shape) { return full<T, D>(shape, T(0)); }
+Tensor<T, D> zeros(const Shape& shape) {
+  return full<T, D>(shape, T(0));
+}
 
 template <class T = float, class D = CPU>
-Tensor<T, D> ones(const Shape& shape) { return full<T, D>(shape, T(1)); }
+Tensor<T, D> ones(const Shape& shape) {
+  return full<T, D>(shape, T(1));
+}
 
 /// 0, 1, ..., n - 1.
 template <class T = float, class D = CPU>
@@ -79,8 +85,10 @@ Tensor<T, D> rand(const Shape& shape, Generator& gen) {
   auto t = Tensor<T, D>::empty(shape);
   T* p = t.data();
   for (int64_t i = 0; i < t.numel(); ++i) {
-    if constexpr (std::is_same_v<T, float>) p[i] = static_cast<float>(gen.next_u64() >> 40) * 0x1.0p-24f;
-    else p[i] = gen.uniform();
+    if constexpr (std::is_same_v<T, float>)
+      p[i] = static_cast<float>(gen.next_u64() >> 40) * 0x1.0p-24f;
+    else
+      p[i] = gen.uniform();
   }
   return t;
 }
@@ -101,7 +109,8 @@ Tensor<T, D> randint(int64_t low, int64_t high, const Shape& shape, Generator& g
   HNN_CHECK(high > low, "randint(): expected low < high, got low=", low, " high=", high);
   auto t = Tensor<T, D>::empty(shape);
   for (int64_t i = 0; i < t.numel(); ++i)
-    t.data()[i] = static_cast<T>(low + static_cast<int64_t>(gen.random_below(static_cast<uint64_t>(high - low))));
+    t.data()[i] =
+        static_cast<T>(low + static_cast<int64_t>(gen.random_below(static_cast<uint64_t>(high - low))));
   return t;
 }
 
@@ -115,17 +124,29 @@ Tensor<T, D> randperm(int64_t n, Generator& gen) {
 }
 
 template <class T = float, class D = CPU>
-Tensor<T, D> rand(const Shape& shape) { return rand<T, D>(shape, default_generator()); }
+Tensor<T, D> rand(const Shape& shape) {
+  return rand<T, D>(shape, default_generator());
+}
 template <class T = float, class D = CPU>
-Tensor<T, D> randn(const Shape& shape) { return randn<T, D>(shape, default_generator()); }
+Tensor<T, D> randn(const Shape& shape) {
+  return randn<T, D>(shape, default_generator());
+}
 
 template <class T, class D>
-Tensor<T, D> empty_like(const Tensor<T, D>& t) { return Tensor<T, D>::empty(t.shape()); }
+Tensor<T, D> empty_like(const Tensor<T, D>& t) {
+  return Tensor<T, D>::empty(t.shape());
+}
 template <class T, class D>
-Tensor<T, D> zeros_like(const Tensor<T, D>& t) { return zeros<T, D>(t.shape()); }
+Tensor<T, D> zeros_like(const Tensor<T, D>& t) {
+  return zeros<T, D>(t.shape());
+}
 template <class T, class D>
-Tensor<T, D> ones_like(const Tensor<T, D>& t) { return ones<T, D>(t.shape()); }
+Tensor<T, D> ones_like(const Tensor<T, D>& t) {
+  return ones<T, D>(t.shape());
+}
 template <class T, class D>
-Tensor<T, D> full_like(const Tensor<T, D>& t, T value) { return full<T, D>(t.shape(), value); }
+Tensor<T, D> full_like(const Tensor<T, D>& t, T value) {
+  return full<T, D>(t.shape(), value);
+}
 
 }  // namespace hnn

@@ -70,8 +70,8 @@ Tensor<TOut, D> binary_map(const Tensor<T, D>& a, const Tensor<T, D>& b, Op op) 
     });
     return out;
   }
-  kernels::cpu::binary_strided(out.data(), a.data(), b.data(), out_shape.vec(), broadcast_strides(a, out_shape),
-                               broadcast_strides(b, out_shape), op);
+  kernels::cpu::binary_strided(out.data(), a.data(), b.data(), out_shape.vec(),
+                               broadcast_strides(a, out_shape), broadcast_strides(b, out_shape), op);
   return out;
 }
 
@@ -96,11 +96,12 @@ Tensor<T, D> add(const Tensor<T, D>& a, const Tensor<T, D>& b) {
   auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x + y; });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
-      autograd::record<T, D>("AddBackward0", out, {a, b},
-                             [sa = a.shape(), sb = b.shape()](const Tensor<T, D>& g, const std::vector<bool>& need) {
-                               return detail::Grads<T, D>{need[0] ? sum_to(g, sa) : Tensor<T, D>(),
-                                                          need[1] ? sum_to(g, sb) : Tensor<T, D>()};
-                             });
+      autograd::record<T, D>(
+          "AddBackward0", out, {a, b},
+          [sa = a.shape(), sb = b.shape()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+            return detail::Grads<T, D>{need[0] ? sum_to(g, sa) : Tensor<T, D>(),
+                                       need[1] ? sum_to(g, sb) : Tensor<T, D>()};
+          });
   return out;
 }
 
@@ -109,11 +110,12 @@ Tensor<T, D> sub(const Tensor<T, D>& a, const Tensor<T, D>& b) {
   auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x - y; });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
-      autograd::record<T, D>("SubBackward0", out, {a, b},
-                             [sa = a.shape(), sb = b.shape()](const Tensor<T, D>& g, const std::vector<bool>& need) {
-                               return detail::Grads<T, D>{need[0] ? sum_to(g, sa) : Tensor<T, D>(),
-                                                          need[1] ? sum_to(g.neg(), sb) : Tensor<T, D>()};
-                             });
+      autograd::record<T, D>(
+          "SubBackward0", out, {a, b},
+          [sa = a.shape(), sb = b.shape()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+            return detail::Grads<T, D>{need[0] ? sum_to(g, sa) : Tensor<T, D>(),
+                                       need[1] ? sum_to(g.neg(), sb) : Tensor<T, D>()};
+          });
   return out;
 }
 
@@ -250,49 +252,79 @@ Tensor<T, D> rdiv(const Tensor<T, D>& a, std::type_identity_t<T> s) {
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
       // MulBackward0 then ReciprocalBackward0:  d/da = -(g s) r^2  with r = 1 / a
-      autograd::record<T, D>("MulBackward0", out, {a}, [reciprocal, s](const Tensor<T, D>& g, const std::vector<bool>&) {
-        return detail::Grads<T, D>{detail::binary_map<T>(g, reciprocal, [s](T gv, T r) { return -(gv * s) * (r * r); })};
-      });
+      autograd::record<T, D>(
+          "MulBackward0", out, {a}, [reciprocal, s](const Tensor<T, D>& g, const std::vector<bool>&) {
+            return detail::Grads<T, D>{
+                detail::binary_map<T>(g, reciprocal, [s](T gv, T r) { return -(gv * s) * (r * r); })};
+          });
   return out;
 }
 
 template <class T, class D>
-Tensor<T, D> operator+(const Tensor<T, D>& a, const Tensor<T, D>& b) { return add(a, b); }
-template <class T, class D>
-Tensor<T, D> operator-(const Tensor<T, D>& a, const Tensor<T, D>& b) { return sub(a, b); }
-template <class T, class D>
-Tensor<T, D> operator*(const Tensor<T, D>& a, const Tensor<T, D>& b) { return mul(a, b); }
-template <class T, class D>
-Tensor<T, D> operator/(const Tensor<T, D>& a, const Tensor<T, D>& b) { return div(a, b); }
-template <class T, class D>
-Tensor<T, D> operator+(const Tensor<T, D>& a, std::type_identity_t<T> s) { return add(a, s); }
-template <class T, class D>
-Tensor<T, D> operator+(std::type_identity_t<T> s, const Tensor<T, D>& a) { return add(a, s); }
-template <class T, class D>
-Tensor<T, D> operator-(const Tensor<T, D>& a, std::type_identity_t<T> s) { return add(a, static_cast<T>(-s)); }
-template <class T, class D>
-Tensor<T, D> operator-(std::type_identity_t<T> s, const Tensor<T, D>& a) { return rsub(a, s); }
-template <class T, class D>
-Tensor<T, D> operator*(const Tensor<T, D>& a, std::type_identity_t<T> s) { return mul(a, s); }
-template <class T, class D>
-Tensor<T, D> operator*(std::type_identity_t<T> s, const Tensor<T, D>& a) { return mul(a, s); }
-template <class T, class D>
-Tensor<T, D> operator/(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  if constexpr (std::is_floating_point_v<T>) return div(a, s);
-  else return detail::unary_map<T>(a, [s](T x) { return x / s; });
+Tensor<T, D> operator+(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return add(a, b);
 }
 template <class T, class D>
-Tensor<T, D> operator/(std::type_identity_t<T> s, const Tensor<T, D>& a) { return rdiv(a, s); }
+Tensor<T, D> operator-(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return sub(a, b);
+}
 template <class T, class D>
-Tensor<T, D> operator-(const Tensor<T, D>& a) { return a.neg(); }
+Tensor<T, D> operator*(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return mul(a, b);
+}
+template <class T, class D>
+Tensor<T, D> operator/(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return div(a, b);
+}
+template <class T, class D>
+Tensor<T, D> operator+(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  return add(a, s);
+}
+template <class T, class D>
+Tensor<T, D> operator+(std::type_identity_t<T> s, const Tensor<T, D>& a) {
+  return add(a, s);
+}
+template <class T, class D>
+Tensor<T, D> operator-(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  return add(a, static_cast<T>(-s));
+}
+template <class T, class D>
+Tensor<T, D> operator-(std::type_identity_t<T> s, const Tensor<T, D>& a) {
+  return rsub(a, s);
+}
+template <class T, class D>
+Tensor<T, D> operator*(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  return mul(a, s);
+}
+template <class T, class D>
+Tensor<T, D> operator*(std::type_identity_t<T> s, const Tensor<T, D>& a) {
+  return mul(a, s);
+}
+template <class T, class D>
+Tensor<T, D> operator/(const Tensor<T, D>& a, std::type_identity_t<T> s) {
+  if constexpr (std::is_floating_point_v<T>)
+    return div(a, s);
+  else
+    return detail::unary_map<T>(a, [s](T x) { return x / s; });
+}
+template <class T, class D>
+Tensor<T, D> operator/(std::type_identity_t<T> s, const Tensor<T, D>& a) {
+  return rdiv(a, s);
+}
+template <class T, class D>
+Tensor<T, D> operator-(const Tensor<T, D>& a) {
+  return a.neg();
+}
 
 // ---- unary math -------------------------------------------------------------------------------------
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::neg() const {
   Tensor out;
-  if constexpr (!is_cpu_v<D>) out = DeviceOps<D>::neg(*this);
-  else out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::neg(x, y, n); });
+  if constexpr (!is_cpu_v<D>)
+    out = DeviceOps<D>::neg(*this);
+  else
+    out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::neg(x, y, n); });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
       autograd::record<T, D>("NegBackward0", out, {*this}, [](const Tensor& g, const std::vector<bool>&) {
@@ -304,30 +336,33 @@ Tensor<T, D> Tensor<T, D>::neg() const {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::exp() const {
   static_assert(std::is_floating_point_v<T>, "exp() needs a floating point tensor");
-  auto out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::exp(x, y, n); });
+  auto out =
+      detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::exp(x, y, n); });
   if (autograd::any_requires_grad(*this))
-    autograd::record<T, D>("ExpBackward0", out, {*this}, [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
-      return detail::Grads<T, D>{mul(g, y)};
-    });
+    autograd::record<T, D>("ExpBackward0", out, {*this},
+                           [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+                             return detail::Grads<T, D>{mul(g, y)};
+                           });
   return out;
 }
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::log() const {
   static_assert(std::is_floating_point_v<T>, "log() needs a floating point tensor");
-  auto out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::log(x, y, n); });
+  auto out =
+      detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::log(x, y, n); });
   if (autograd::any_requires_grad(*this))
-    autograd::record<T, D>("LogBackward0", out, {*this},
-                           [x = detach()](const Tensor& g, const std::vector<bool>&) {
-                             return detail::Grads<T, D>{div(g, x)};
-                           });
+    autograd::record<T, D>(
+        "LogBackward0", out, {*this},
+        [x = detach()](const Tensor& g, const std::vector<bool>&) { return detail::Grads<T, D>{div(g, x)}; });
   return out;
 }
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::sqrt() const {
   static_assert(std::is_floating_point_v<T>, "sqrt() needs a floating point tensor");
-  auto out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sqrt(x, y, n); });
+  auto out =
+      detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sqrt(x, y, n); });
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("SqrtBackward0", out, {*this},
                            [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
@@ -344,23 +379,26 @@ Tensor<T, D> Tensor<T, D>::abs() const {
     if (autograd::any_requires_grad(*this))
       autograd::record<T, D>("AbsBackward0", out, {*this},
                              [x = detach()](const Tensor& g, const std::vector<bool>&) {
-                               return detail::Grads<T, D>{detail::binary_map<T>(
-                                   g, x, [](T gv, T xv) { return xv > 0 ? gv : xv < 0 ? -gv : T(0); })};
+                               return detail::Grads<T, D>{detail::binary_map<T>(g, x, [](T gv, T xv) {
+                                 return xv > 0 ? gv : xv < 0 ? -gv : T(0);
+                               })};
                              });
   return out;
 }
 
 namespace detail {
 
-/// x^p as ATen's pow(Tensor, Scalar) computes it: the exponents 2, 3, -1, -2, 0.5 and -0.5 by x * x, x * x * x,
-/// 1 / x, 1 / (x * x), sqrt and 1 / sqrt (their signs of zero and infinity follow from that), others by pow.
+/// x^p as ATen's pow(Tensor, Scalar) computes it: the exponents 2, 3, -1, -2, 0.5 and -0.5 by x * x, x * x *
+/// x, 1 / x, 1 / (x * x), sqrt and 1 / sqrt (their signs of zero and infinity follow from that), others by
+/// pow.
 template <class T, class D>
 Tensor<T, D> pow_scalar(const Tensor<T, D>& x, T p) {
   if (p == T(2)) return unary_eigen(x, [](const auto& v) { return v * v; });
   if (p == T(3)) return unary_eigen(x, [](const auto& v) { return v * v * v; });
   if (p == T(-1)) return unary_eigen(x, [](const auto& v) { return v.inverse(); });
   if (p == T(-2)) return unary_eigen(x, [](const auto& v) { return (v * v).inverse(); });
-  if (p == T(0.5)) return unary_kernel(x, [](const T* in, T* out, int64_t n) { kernels::cpu::math::sqrt(in, out, n); });
+  if (p == T(0.5))
+    return unary_kernel(x, [](const T* in, T* out, int64_t n) { kernels::cpu::math::sqrt(in, out, n); });
   if (p == T(-0.5)) {
     auto root = unary_kernel(x, [](const T* in, T* out, int64_t n) { kernels::cpu::math::sqrt(in, out, n); });
     return unary_eigen(root, [](const auto& v) { return v.inverse(); });
@@ -378,11 +416,12 @@ Tensor<T, D> Tensor<T, D>::pow(double exponent) const {
   if (autograd::any_requires_grad(*this))
     // d x^p / dx = p x^(p-1), with x^(p-1) by the same pow (ATen's pow_backward): at x = -0 and -inf it gives
     // PyTorch's signed zeros, infinities and NaNs
-    autograd::record<T, D>("PowBackward0", out, {*this}, [x = detach(), p](const Tensor& g, const std::vector<bool>&) {
-      if (p == T(0)) return detail::Grads<T, D>{zeros<T, D>(g.shape())};
-      return detail::Grads<T, D>{
-          detail::binary_map<T>(g, detail::pow_scalar(x, p - T(1)), [p](T gv, T powered) { return gv * (p * powered); })};
-    });
+    autograd::record<T, D>(
+        "PowBackward0", out, {*this}, [x = detach(), p](const Tensor& g, const std::vector<bool>&) {
+          if (p == T(0)) return detail::Grads<T, D>{zeros<T, D>(g.shape())};
+          return detail::Grads<T, D>{detail::binary_map<T>(
+              g, detail::pow_scalar(x, p - T(1)), [p](T gv, T powered) { return gv * (p * powered); })};
+        });
   return out;
 }
 
@@ -391,11 +430,11 @@ Tensor<T, D> Tensor<T, D>::relu() const {
   auto out = detail::unary_eigen(*this, [](const auto& x) { return x.max(T(0)); });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
-      autograd::record<T, D>("ReluBackward0", out, {*this},
-                             [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
-                               return detail::Grads<T, D>{
-                                   detail::binary_map<T>(g, y, [](T gv, T yv) { return yv <= T(0) ? T(0) : gv; })};
-                             });
+      autograd::record<T, D>(
+          "ReluBackward0", out, {*this}, [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+            return detail::Grads<T, D>{
+                detail::binary_map<T>(g, y, [](T gv, T yv) { return yv <= T(0) ? T(0) : gv; })};
+          });
   return out;
 }
 
@@ -405,11 +444,11 @@ Tensor<T, D> Tensor<T, D>::sigmoid() const {
   auto out =
       detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sigmoid(x, y, n); });
   if (autograd::any_requires_grad(*this))
-    autograd::record<T, D>("SigmoidBackward0", out, {*this},
-                           [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
-                             return detail::Grads<T, D>{
-                                 detail::binary_map<T>(g, y, [](T gv, T yv) { return gv * yv * (T(1) - yv); })};
-                           });
+    autograd::record<T, D>(
+        "SigmoidBackward0", out, {*this}, [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+          return detail::Grads<T, D>{
+              detail::binary_map<T>(g, y, [](T gv, T yv) { return gv * yv * (T(1) - yv); })};
+        });
   return out;
 }
 
@@ -418,11 +457,11 @@ Tensor<T, D> Tensor<T, D>::tanh() const {
   static_assert(std::is_floating_point_v<T>, "tanh() needs a floating point tensor");
   auto out = detail::unary_eigen(*this, [](const auto& x) { return x.tanh(); });
   if (autograd::any_requires_grad(*this))
-    autograd::record<T, D>("TanhBackward0", out, {*this},
-                           [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
-                             return detail::Grads<T, D>{
-                                 detail::binary_map<T>(g, y, [](T gv, T yv) { return gv * (T(1) - yv * yv); })};
-                           });
+    autograd::record<T, D>(
+        "TanhBackward0", out, {*this}, [y = out.detach()](const Tensor& g, const std::vector<bool>&) {
+          return detail::Grads<T, D>{
+              detail::binary_map<T>(g, y, [](T gv, T yv) { return gv * (T(1) - yv * yv); })};
+        });
   return out;
 }
 
@@ -430,8 +469,12 @@ template <class T, class D>
 Tensor<T, D> Tensor<T, D>::clamp(std::optional<double> min, std::optional<double> max) const {
   // A missing bound is infinite (for integers the extreme value): clamp(inf, min=0) is inf, with gradient 1.
   constexpr bool has_inf = std::numeric_limits<T>::has_infinity;
-  const T lo = min ? static_cast<T>(*min) : has_inf ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
-  const T hi = max ? static_cast<T>(*max) : has_inf ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+  const T lo = min       ? static_cast<T>(*min)
+               : has_inf ? -std::numeric_limits<T>::infinity()
+                         : std::numeric_limits<T>::lowest();
+  const T hi = max       ? static_cast<T>(*max)
+               : has_inf ? std::numeric_limits<T>::infinity()
+                         : std::numeric_limits<T>::max();
   auto out = detail::unary_map<T>(*this, [lo, hi](T v) { return v < lo ? lo : (v > hi ? hi : v); });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
@@ -477,29 +520,49 @@ Tensor<int64_t, D> Tensor<T, D>::eq(T value) const {
 // ---- free-function spellings --------------------------------------------------------------------------
 
 template <class T, class D>
-Tensor<T, D> neg(const Tensor<T, D>& x) { return x.neg(); }
+Tensor<T, D> neg(const Tensor<T, D>& x) {
+  return x.neg();
+}
 template <class T, class D>
-Tensor<T, D> exp(const Tensor<T, D>& x) { return x.exp(); }
+Tensor<T, D> exp(const Tensor<T, D>& x) {
+  return x.exp();
+}
 template <class T, class D>
-Tensor<T, D> log(const Tensor<T, D>& x) { return x.log(); }
+Tensor<T, D> log(const Tensor<T, D>& x) {
+  return x.log();
+}
 template <class T, class D>
-Tensor<T, D> sqrt(const Tensor<T, D>& x) { return x.sqrt(); }
+Tensor<T, D> sqrt(const Tensor<T, D>& x) {
+  return x.sqrt();
+}
 template <class T, class D>
-Tensor<T, D> abs(const Tensor<T, D>& x) { return x.abs(); }
+Tensor<T, D> abs(const Tensor<T, D>& x) {
+  return x.abs();
+}
 template <class T, class D>
-Tensor<T, D> pow(const Tensor<T, D>& x, double p) { return x.pow(p); }
+Tensor<T, D> pow(const Tensor<T, D>& x, double p) {
+  return x.pow(p);
+}
 template <class T, class D>
-Tensor<T, D> relu(const Tensor<T, D>& x) { return x.relu(); }
+Tensor<T, D> relu(const Tensor<T, D>& x) {
+  return x.relu();
+}
 template <class T, class D>
-Tensor<T, D> sigmoid(const Tensor<T, D>& x) { return x.sigmoid(); }
+Tensor<T, D> sigmoid(const Tensor<T, D>& x) {
+  return x.sigmoid();
+}
 template <class T, class D>
-Tensor<T, D> tanh(const Tensor<T, D>& x) { return x.tanh(); }
+Tensor<T, D> tanh(const Tensor<T, D>& x) {
+  return x.tanh();
+}
 template <class T, class D>
 Tensor<T, D> clamp(const Tensor<T, D>& x, std::optional<double> lo, std::optional<double> hi = std::nullopt) {
   return x.clamp(lo, hi);
 }
 template <class T, class D>
-Tensor<int64_t, D> eq(const Tensor<T, D>& a, const Tensor<T, D>& b) { return a.eq(b); }
+Tensor<int64_t, D> eq(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  return a.eq(b);
+}
 
 // ---- gradient accumulation (used by the engine, outside grad mode) -----------------------------------
 

@@ -13,9 +13,9 @@ namespace hnn {
 
 namespace detail {
 
-/// out = the sum over k of product(k0, kc), the GEMM of the k-slice [k0, k0 + kc), computed as four GEMMs over
-/// quarters of k whose results are added pairwise. A GEMM kernel sums each output's k products in one running
-/// sum (Eigen's does); over k in the hundreds that makes a float Linear less accurate than PyTorch's
+/// out = the sum over k of product(k0, kc), the GEMM of the k-slice [k0, k0 + kc), computed as four GEMMs
+/// over quarters of k whose results are added pairwise. A GEMM kernel sums each output's k products in one
+/// running sum (Eigen's does); over k in the hundreds that makes a float Linear less accurate than PyTorch's
 /// (OpenBLAS's kernel keeps two sums), and batch norm after it magnifies the difference
 /// (tests/nn/lenet_precision_test.cpp). Quartered, each output's error grows with k / 4 + 2 roundings; the
 /// flops are the same, at the price of three temporaries of the output's size.
@@ -25,14 +25,17 @@ void sliced_gemm(Out& out, int64_t k, Product product) {
   // the GEMM (a weight gradient's k is the batch: out x in outputs from a few dozen products each).
   constexpr int64_t slices = 4, min_k = 128;
   if (k < min_k) {
-    if (k > 0) out.noalias() = product(0, k);
-    else out.setZero();
+    if (k > 0)
+      out.noalias() = product(0, k);
+    else
+      out.setZero();
     return;
   }
   using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t step = (k + slices - 1) / slices;  // 3 * step < k
   out.noalias() = product(0, step);
-  const Matrix part1 = product(step, step), part2 = product(2 * step, step), part3 = product(3 * step, k - 3 * step);
+  const Matrix part1 = product(step, step), part2 = product(2 * step, step),
+               part3 = product(3 * step, k - 3 * step);
   out = (out + part1) + (part2 + part3);
 }
 
@@ -45,13 +48,15 @@ template <class T, class D>
 Tensor<T, D> linear(const Tensor<T, D>& input, const Tensor<T, D>& weight, const Tensor<T, D>& bias = {}) {
   static_assert(std::is_floating_point_v<T>, "linear needs a floating point tensor");
   static_assert(is_cpu_v<D>, "linear: only the CPU implementation exists");
-  HNN_CHECK(weight.dim() == 2, "linear: expected a 2-D weight (out_features, in_features), got shape ", weight.shape());
+  HNN_CHECK(weight.dim() == 2, "linear: expected a 2-D weight (out_features, in_features), got shape ",
+            weight.shape());
   const int64_t in_features = weight.size(1), out_features = weight.size(0);
   HNN_CHECK(input.dim() >= 1 && input.size(-1) == in_features, "linear: input shape ", input.shape(),
-            " and weight shape ", weight.shape(), " cannot be multiplied (expected the last dimension of the input to be ",
-            in_features, ")");
+            " and weight shape ", weight.shape(),
+            " cannot be multiplied (expected the last dimension of the input to be ", in_features, ")");
   HNN_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out_features),
-            "linear: expected bias of shape [", out_features, "], got shape ", bias.defined() ? bias.shape() : Shape{});
+            "linear: expected bias of shape [", out_features, "], got shape ",
+            bias.defined() ? bias.shape() : Shape{});
   using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using ConstMap = Eigen::Map<const RowMatrix>;
   using Map = Eigen::Map<RowMatrix>;

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
@@ -27,14 +27,18 @@ inline Reduction reduction_from_string(const std::string& s) {
   if (s == "mean") return Reduction::Mean;
   if (s == "sum") return Reduction::Sum;
   if (s == "none") return Reduction::None;
-  throw std::invalid_argument(s + " is not a valid value for reduction (expected \"none\", \"mean\" or \"sum\")");
+  throw std::invalid_argument(s +
+                              " is not a valid value for reduction (expected \"none\", \"mean\" or \"sum\")");
 }
 
 inline const char* reduction_string(Reduction r) {
   switch (r) {
-    case Reduction::None: return "none";
-    case Reduction::Sum: return "sum";
-    default: return "mean";
+    case Reduction::None:
+      return "none";
+    case Reduction::Sum:
+      return "sum";
+    default:
+      return "mean";
   }
 }
 
@@ -50,7 +54,8 @@ struct ClassLayout {
 
 template <class T, class D>
 ClassLayout class_layout(const Tensor<T, D>& input, const char* who) {
-  HNN_CHECK(input.dim() >= 1, who, ": expected input of shape (C), (N, C) or (N, C, d1, ...), got a 0-dim tensor");
+  HNN_CHECK(input.dim() >= 1, who,
+            ": expected input of shape (C), (N, C) or (N, C, d1, ...), got a 0-dim tensor");
   ClassLayout l;
   if (input.dim() == 1) {
     l.classes = input.size(0);
@@ -113,8 +118,9 @@ class LossGradScale {
 /// Calls fn(begin, end) over [0, n) in parallel chunks sized so each chunk does ~parallel_grain work.
 template <class Fn>
 void loss_parallel_for(int64_t n, int64_t work_per_item, Fn&& fn) {
-  kernels::cpu::parallel_for(n, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(work_per_item, 1)),
-                             std::forward<Fn>(fn));
+  kernels::cpu::parallel_for(
+      n, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(work_per_item, 1)),
+      std::forward<Fn>(fn));
 }
 
 /// Checks class-index targets: each is ignore_index or in [0, classes). Returns the count not ignored.
@@ -158,7 +164,8 @@ Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<in
   const T* px = input.data();
   T* plp = logp.data();
   std::vector<double> losses(static_cast<size_t>(P));
-  const double eps = label_smoothing, keep = 1.0 - label_smoothing, smooth = label_smoothing / static_cast<double>(C);
+  const double eps = label_smoothing, keep = 1.0 - label_smoothing,
+               smooth = label_smoothing / static_cast<double>(C);
   loss_parallel_for(P, 3 * C, [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
       const int64_t base = l.base(p);
@@ -179,33 +186,35 @@ Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<in
   });
   Tensor<T, D> out = reduce_loss<T, D>(losses, target_shape, reduction, count);
   if (autograd::any_requires_grad(input_in))
-    autograd::record<T, D>(
-        "NllLossBackward0", out, {input_in},
-        [logp, target, l, reduction, ignore_index, keep, smooth, count](const Tensor<T, D>& g, const std::vector<bool>&) {
-          LossGradScale<T, D> scale(g, reduction, count);
-          auto dx = Tensor<T, D>::empty(logp.shape());
-          const T* plp = logp.data();
-          const int64_t* pt = target.data();
-          T* pd = dx.data();
-          const int64_t C = l.classes, inner = l.inner;
-          loss_parallel_for(l.positions(), 2 * C, [&](int64_t b, int64_t e) {
-            for (int64_t p = b; p < e; ++p) {
-              const int64_t base = l.base(p), t = pt[p];
-              if (t == ignore_index) {
-                // PyTorch's log_softmax backward gives 0 - exp(logp) * 0 here: 0, or nan where the row's
-                // log-probabilities are nan (a nan or +inf logit), even though the row is ignored.
-                for (int64_t c = 0; c < C; ++c)
-                  pd[base + c * inner] = T(0) - std::exp(plp[base + c * inner]) * T(0);
-                continue;
-              }
-              const T w = scale(p);
-              for (int64_t c = 0; c < C; ++c)
-                pd[base + c * inner] = w * static_cast<T>(std::exp(plp[base + c * inner]) - smooth);
-              pd[base + t * inner] -= w * static_cast<T>(keep);
-            }
-          });
-          return Grads<T, D>{dx};
-        });
+    autograd::record<T, D>("NllLossBackward0", out, {input_in},
+                           [logp, target, l, reduction, ignore_index, keep, smooth, count](
+                               const Tensor<T, D>& g, const std::vector<bool>&) {
+                             LossGradScale<T, D> scale(g, reduction, count);
+                             auto dx = Tensor<T, D>::empty(logp.shape());
+                             const T* plp = logp.data();
+                             const int64_t* pt = target.data();
+                             T* pd = dx.data();
+                             const int64_t C = l.classes, inner = l.inner;
+                             loss_parallel_for(l.positions(), 2 * C, [&](int64_t b, int64_t e) {
+                               for (int64_t p = b; p < e; ++p) {
+                                 const int64_t base = l.base(p), t = pt[p];
+                                 if (t == ignore_index) {
+                                   // PyTorch's log_softmax backward gives 0 - exp(logp) * 0 here: 0, or nan
+                                   // where the row's log-probabilities are nan (a nan or +inf logit), even
+                                   // though the row is ignored.
+                                   for (int64_t c = 0; c < C; ++c)
+                                     pd[base + c * inner] = T(0) - std::exp(plp[base + c * inner]) * T(0);
+                                   continue;
+                                 }
+                                 const T w = scale(p);
+                                 for (int64_t c = 0; c < C; ++c)
+                                   pd[base + c * inner] =
+                                       w * static_cast<T>(std::exp(plp[base + c * inner]) - smooth);
+                                 pd[base + t * inner] -= w * static_cast<T>(keep);
+                               }
+                             });
+                             return Grads<T, D>{dx};
+                           });
   return out;
 }
 
@@ -220,8 +229,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
   static_assert(std::is_floating_point_v<T>, "cross_entropy needs floating point logits");
   const ClassLayout l = class_layout(input_in, who);
   HNN_CHECK(target_in.shape() == input_in.shape(), who, ": expected target of shape ",
-            index_target_shape(input_in.shape()), " (class indices) or ", input_in.shape(), " (probabilities), got ",
-            target_in.shape());
+            index_target_shape(input_in.shape()), " (class indices) or ", input_in.shape(),
+            " (probabilities), got ", target_in.shape());
   HNN_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, who,
             ": label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
   const Tensor<T, D> input = input_in.detach().contiguous();
@@ -230,7 +239,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
   const T* py = target.data();
   // NaN passes (PyTorch checks nothing; the loss is then nan).
   for (int64_t i = 0; i < target.numel(); ++i)
-    HNN_CHECK(!(py[i] < T(0)), who, ": target probabilities must be non-negative, got ", py[i], " at flat index ", i);
+    HNN_CHECK(!(py[i] < T(0)), who, ": target probabilities must be non-negative, got ", py[i],
+              " at flat index ", i);
 
   auto logp = Tensor<T, D>::empty(input.shape());
   const T* px = input.data();
@@ -249,7 +259,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
       losses[static_cast<size_t>(p)] = loss;
     }
   });
-  Tensor<T, D> out = reduce_loss<T, D>(losses, index_target_shape(input.shape()), reduction, static_cast<double>(P));
+  Tensor<T, D> out =
+      reduce_loss<T, D>(losses, index_target_shape(input.shape()), reduction, static_cast<double>(P));
   if (autograd::any_requires_grad(input_in))
     autograd::record<T, D>(
         "CrossEntropyLossBackward0", out, {input_in},
@@ -264,7 +275,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
             for (int64_t p = b; p < e; ++p) {
               const int64_t base = l.base(p);
               double mass = 0;
-              for (int64_t c = 0; c < C; ++c) mass += keep * static_cast<double>(py[base + c * inner]) + smooth;
+              for (int64_t c = 0; c < C; ++c)
+                mass += keep * static_cast<double>(py[base + c * inner]) + smooth;
               const double w = static_cast<double>(scale(p));
               for (int64_t c = 0; c < C; ++c) {
                 const int64_t at = base + c * inner;
@@ -283,8 +295,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
 
 /// nll_loss on log-probabilities: loss_i = -x[t_i] (0 where ignored); dloss_i / dx[t_i] = -1.
 template <class T, class D>
-Tensor<T, D> nll_loss_impl(const Tensor<T, D>& input_in, const Tensor<int64_t, D>& target_in, Reduction reduction,
-                           int64_t ignore_index, const char* who) {
+Tensor<T, D> nll_loss_impl(const Tensor<T, D>& input_in, const Tensor<int64_t, D>& target_in,
+                           Reduction reduction, int64_t ignore_index, const char* who) {
   static_assert(std::is_floating_point_v<T>, "nll_loss needs floating point log-probabilities");
   const ClassLayout l = class_layout(input_in, who);
   const Shape target_shape = index_target_shape(input_in.shape());
@@ -298,20 +310,21 @@ Tensor<T, D> nll_loss_impl(const Tensor<T, D>& input_in, const Tensor<int64_t, D
   const T* px = input.data();
   std::vector<double> losses(static_cast<size_t>(P));
   for (int64_t p = 0; p < P; ++p)
-    losses[static_cast<size_t>(p)] = pt[p] == ignore_index ? 0.0 : -static_cast<double>(px[l.base(p) + pt[p] * l.inner]);
+    losses[static_cast<size_t>(p)] =
+        pt[p] == ignore_index ? 0.0 : -static_cast<double>(px[l.base(p) + pt[p] * l.inner]);
   Tensor<T, D> out = reduce_loss<T, D>(losses, target_shape, reduction, count);
   if (autograd::any_requires_grad(input_in))
-    autograd::record<T, D>(
-        "NllLossBackward0", out, {input_in},
-        [shape = input.shape(), target, l, reduction, ignore_index, count](const Tensor<T, D>& g, const std::vector<bool>&) {
-          LossGradScale<T, D> scale(g, reduction, count);
-          auto dx = zeros<T, D>(shape);
-          T* pd = dx.data();
-          const int64_t* pt = target.data();
-          for (int64_t p = 0; p < l.positions(); ++p)
-            if (pt[p] != ignore_index) pd[l.base(p) + pt[p] * l.inner] = -scale(p);
-          return Grads<T, D>{dx};
-        });
+    autograd::record<T, D>("NllLossBackward0", out, {input_in},
+                           [shape = input.shape(), target, l, reduction, ignore_index, count](
+                               const Tensor<T, D>& g, const std::vector<bool>&) {
+                             LossGradScale<T, D> scale(g, reduction, count);
+                             auto dx = zeros<T, D>(shape);
+                             T* pd = dx.data();
+                             const int64_t* pt = target.data();
+                             for (int64_t p = 0; p < l.positions(); ++p)
+                               if (pt[p] != ignore_index) pd[l.base(p) + pt[p] * l.inner] = -scale(p);
+                             return Grads<T, D>{dx};
+                           });
   return out;
 }
 
@@ -326,8 +339,9 @@ void check_same_shape(const Tensor<T, D>& input, const Tensor<T, D>& target, con
  * multiplies df/dx_i (and df/dy_i when the target needs a gradient) by the reduction's scale.
  */
 template <class T, class D, class Forward, class Backward>
-Tensor<T, D> pointwise_loss(const char* node_name, const Tensor<T, D>& input_in, const Tensor<T, D>& target_in,
-                            Reduction reduction, bool target_differentiable, Forward forward, Backward backward) {
+Tensor<T, D> pointwise_loss(const char* node_name, const Tensor<T, D>& input_in,
+                            const Tensor<T, D>& target_in, Reduction reduction, bool target_differentiable,
+                            Forward forward, Backward backward) {
   const Tensor<T, D> input = input_in.detach().contiguous();
   const Tensor<T, D> target = target_in.detach().contiguous();
   const int64_t n = input.numel();
@@ -338,8 +352,8 @@ Tensor<T, D> pointwise_loss(const char* node_name, const Tensor<T, D>& input_in,
     // Each element's loss is rounded to T, as PyTorch's elementwise loss tensor is: one that overflows T is
     // inf in the mean and the sum as well.
     for (int64_t i = b; i < e; ++i)
-      losses[static_cast<size_t>(i)] =
-          static_cast<double>(static_cast<T>(forward(static_cast<double>(px[i]), static_cast<double>(py[i]), i)));
+      losses[static_cast<size_t>(i)] = static_cast<double>(
+          static_cast<T>(forward(static_cast<double>(px[i]), static_cast<double>(py[i]), i)));
   });
   Tensor<T, D> out = reduce_loss<T, D>(losses, input.shape(), reduction, static_cast<double>(n));
   const bool target_grad = target_differentiable && target_in.requires_grad();
@@ -377,7 +391,8 @@ template <class T, class D>
 Tensor<T, D> cross_entropy(const Tensor<T, D>& input, const Tensor<int64_t, D>& target,
                            Reduction reduction = Reduction::Mean, int64_t ignore_index = -100,
                            double label_smoothing = 0.0) {
-  return detail::cross_entropy_indices(input, target, reduction, ignore_index, label_smoothing, "cross_entropy");
+  return detail::cross_entropy_indices(input, target, reduction, ignore_index, label_smoothing,
+                                       "cross_entropy");
 }
 
 /// torch.nn.functional.cross_entropy with probability (or one-hot) targets shaped like the input.
@@ -413,15 +428,15 @@ Tensor<T, D> mse_loss_impl(const Tensor<T, D>& input, const Tensor<T, D>& target
 }
 
 template <class T, class D>
-Tensor<T, D> binary_cross_entropy_impl(const Tensor<T, D>& input, const Tensor<T, D>& target, Reduction reduction,
-                                       const char* who) {
+Tensor<T, D> binary_cross_entropy_impl(const Tensor<T, D>& input, const Tensor<T, D>& target,
+                                       Reduction reduction, const char* who) {
   check_same_shape(input, target, who);
   {
     const Tensor<T, D> x = input.detach().contiguous();
     const T* px = x.data();
     for (int64_t i = 0; i < x.numel(); ++i)
-      HNN_CHECK(px[i] >= T(0) && px[i] <= T(1), who, ": all elements of input should be between 0 and 1 (got ",
-                px[i], " at flat index ", i, ")");
+      HNN_CHECK(px[i] >= T(0) && px[i] <= T(1), who,
+                ": all elements of input should be between 0 and 1 (got ", px[i], " at flat index ", i, ")");
   }
   // loss = (y - 1) * max(log(1 - x), -100) - y * max(log x, -100)   (PyTorch clamps the logs)
   // dloss/dx = (x - y) / max(x (1 - x), EPSILON)   (PyTorch's EPSILON is the float 1e-12f = 9.99999996e-13)
@@ -433,7 +448,9 @@ Tensor<T, D> binary_cross_entropy_impl(const Tensor<T, D>& input, const Tensor<T
         const double log_x = std::max(std::log(x), -100.0), log_1mx = std::max(std::log1p(-x), -100.0);
         return (y - 1.0) * log_1mx - y * log_x;
       },
-      [](double x, double y, int64_t, double& gx, double&) { gx = (x - y) / std::max(x * (1.0 - x), static_cast<double>(1e-12f)); });
+      [](double x, double y, int64_t, double& gx, double&) {
+        gx = (x - y) / std::max(x * (1.0 - x), static_cast<double>(1e-12f));
+      });
 }
 
 template <class T, class D>
@@ -448,8 +465,8 @@ Tensor<T, D> bce_with_logits_impl(const Tensor<T, D>& input, const Tensor<T, D>&
     bool broadcasts = pos_weight.dim() <= input.dim();
     for (int64_t d = 1; broadcasts && d <= pos_weight.dim(); ++d)
       broadcasts = pos_weight.size(-d) == 1 || pos_weight.size(-d) == input.size(-d);
-    HNN_CHECK(broadcasts, who, ": pos_weight of shape ",
-              pos_weight.shape(), " does not broadcast to the input's shape ", input.shape());
+    HNN_CHECK(broadcasts, who, ": pos_weight of shape ", pos_weight.shape(),
+              " does not broadcast to the input's shape ", input.shape());
     pw = pos_weight.detach().expand(input.shape()).contiguous();
   }
   const T* ppw = pw.defined() ? pw.data() : nullptr;
@@ -474,7 +491,8 @@ Tensor<T, D> bce_with_logits_impl(const Tensor<T, D>& input, const Tensor<T, D>&
 
 /// torch.nn.functional.mse_loss: (input - target)^2; target must have the input's shape.
 template <class T, class D>
-Tensor<T, D> mse_loss(const Tensor<T, D>& input, const Tensor<T, D>& target, Reduction reduction = Reduction::Mean) {
+Tensor<T, D> mse_loss(const Tensor<T, D>& input, const Tensor<T, D>& target,
+                      Reduction reduction = Reduction::Mean) {
   return detail::mse_loss_impl(input, target, reduction, "mse_loss");
 }
 
@@ -491,7 +509,8 @@ template <class T, class D>
 Tensor<T, D> binary_cross_entropy_with_logits(const Tensor<T, D>& input, const Tensor<T, D>& target,
                                               Reduction reduction = Reduction::Mean,
                                               const std::type_identity_t<Tensor<T, D>>& pos_weight = {}) {
-  return detail::bce_with_logits_impl(input, target, pos_weight, reduction, "binary_cross_entropy_with_logits");
+  return detail::bce_with_logits_impl(input, target, pos_weight, reduction,
+                                      "binary_cross_entropy_with_logits");
 }
 
 }  // namespace hnn

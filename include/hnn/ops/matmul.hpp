@@ -42,8 +42,10 @@ void gemm_into(T* c, const Tensor<T, D>& a_in, const Tensor<T, D>& b_in, bool ac
   }
   using Stride = Eigen::OuterStride<>;
   auto run = [&](const auto& ma, const auto& mb) {
-    if (accumulate) out.noalias() += ma * mb;
-    else out.noalias() = ma * mb;
+    if (accumulate)
+      out.noalias() += ma * mb;
+    else
+      out.noalias() = ma * mb;
   };
   auto with_b = [&](const auto& ma) {
     if (row_major(b)) {
@@ -77,19 +79,19 @@ Tensor<T, D> mm(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 template <class T, class D>
 Tensor<T, D> matmul(const Tensor<T, D>& a, const Tensor<T, D>& b) {
   static_assert(std::is_floating_point_v<T>, "matmul needs floating point tensors");
-  HNN_CHECK(a.dim() >= 1 && b.dim() >= 1, "both arguments to matmul need to be at least 1D, but they are ", a.dim(),
-            "D and ", b.dim(), "D (shapes ", a.shape(), " and ", b.shape(), ")");
+  HNN_CHECK(a.dim() >= 1 && b.dim() >= 1, "both arguments to matmul need to be at least 1D, but they are ",
+            a.dim(), "D and ", b.dim(), "D (shapes ", a.shape(), " and ", b.shape(), ")");
   if (a.dim() == 1 && b.dim() == 1) {
-    HNN_CHECK(a.size(0) == b.size(0), "inconsistent tensor size, expected tensor [", a.size(0),
-              "] and src [", b.size(0), "] to have the same number of elements, but got ", a.size(0), " and ",
-              b.size(0), " elements respectively");
+    HNN_CHECK(a.size(0) == b.size(0), "inconsistent tensor size, expected tensor [", a.size(0), "] and src [",
+              b.size(0), "] to have the same number of elements, but got ", a.size(0), " and ", b.size(0),
+              " elements respectively");
     return (a * b).sum();
   }
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.dim() == 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
   HNN_CHECK(a.size(-1) == b.size(-2), "mat1 and mat2 shapes cannot be multiplied (",
-            a.numel() / std::max<int64_t>(a.size(-1), 1), "x", a.size(-1), " and ", b.size(-2), "x", b.size(-1),
-            "): matmul of shapes ", a.shape(), " and ", b.shape());
+            a.numel() / std::max<int64_t>(a.size(-1), 1), "x", a.size(-1), " and ", b.size(-2), "x",
+            b.size(-1), "): matmul of shapes ", a.shape(), " and ", b.shape());
   Tensor<T, D> out;
   if (a.dim() == 2 && b.dim() == 2) {
     out = detail::mm(a, b);
@@ -115,16 +117,18 @@ Tensor<T, D> matmul(const Tensor<T, D>& a, const Tensor<T, D>& b) {
     out_shape.push_back(b.size(-1));
     out = Tensor<T, D>::empty(out_shape);
     const int64_t count = a3.size(0), mn = a.size(-2) * b.size(-1);
-    for (int64_t i = 0; i < count; ++i) detail::gemm_into(out.data() + i * mn, a3.select(0, i), b3.select(0, i));
+    for (int64_t i = 0; i < count; ++i)
+      detail::gemm_into(out.data() + i * mn, a3.select(0, i), b3.select(0, i));
   }
   if (autograd::any_requires_grad(a, b)) {
-    autograd::record<T, D>("MmBackward0", out, {a, b},
-                           [a = a.detach(), b = b.detach()](const Tensor<T, D>& g, const std::vector<bool>& need) {
-                             detail::Grads<T, D> grads(2);
-                             if (need[0]) grads[0] = sum_to(matmul(g, b.transpose(-1, -2)), a.shape());
-                             if (need[1]) grads[1] = sum_to(matmul(a.transpose(-1, -2), g), b.shape());
-                             return grads;
-                           });
+    autograd::record<T, D>(
+        "MmBackward0", out, {a, b},
+        [a = a.detach(), b = b.detach()](const Tensor<T, D>& g, const std::vector<bool>& need) {
+          detail::Grads<T, D> grads(2);
+          if (need[0]) grads[0] = sum_to(matmul(g, b.transpose(-1, -2)), a.shape());
+          if (need[1]) grads[1] = sum_to(matmul(a.transpose(-1, -2), g), b.shape());
+          return grads;
+        });
   }
   return out;
 }

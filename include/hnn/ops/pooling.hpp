@@ -32,7 +32,8 @@ struct Pool2dKernels<CPU> {
     kernels::cpu::max_pool2d_forward(x, y, indices, g);
   }
   template <class T>
-  static void max_backward(const T* dy, const int64_t* indices, T* dx, const kernels::cpu::Pool2dGeometry& g) {
+  static void max_backward(const T* dy, const int64_t* indices, T* dx,
+                           const kernels::cpu::Pool2dGeometry& g) {
     kernels::cpu::max_pool2d_backward(dy, indices, dx, g);
   }
 };
@@ -41,16 +42,17 @@ namespace detail {
 
 /// Checks the arguments of a 2-D pooling (named `op` in messages) and returns its geometry.
 template <class T, class D>
-kernels::cpu::Pool2dGeometry pool2d_geometry(const char* op, const Tensor<T, D>& input, std::array<int64_t, 2> kernel,
-                                             std::array<int64_t, 2> stride, std::array<int64_t, 2> padding) {
+kernels::cpu::Pool2dGeometry pool2d_geometry(const char* op, const Tensor<T, D>& input,
+                                             std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                                             std::array<int64_t, 2> padding) {
   HNN_CHECK(input.dim() == 3 || input.dim() == 4, op,
             ": expected 3D (C, H, W) or 4D (N, C, H, W) input, got input of shape ", input.shape());
-  HNN_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel_size must be greater than zero, got (", kernel[0], ", ",
-            kernel[1], ")");
+  HNN_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel_size must be greater than zero, got (", kernel[0],
+            ", ", kernel[1], ")");
   HNN_CHECK(stride[0] > 0 && stride[1] > 0, op, ": stride must be greater than zero, got (", stride[0], ", ",
             stride[1], ")");
-  HNN_CHECK(padding[0] >= 0 && padding[1] >= 0 && 2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1], op,
-            ": pad should be at most half of kernel size, but got pad=(", padding[0], ", ", padding[1],
+  HNN_CHECK(padding[0] >= 0 && padding[1] >= 0 && 2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1],
+            op, ": pad should be at most half of kernel size, but got pad=(", padding[0], ", ", padding[1],
             ") and kernel_size=(", kernel[0], ", ", kernel[1], ")");
   kernels::cpu::Pool2dGeometry g;
   g.H = input.size(-2);
@@ -64,9 +66,9 @@ kernels::cpu::Pool2dGeometry pool2d_geometry(const char* op, const Tensor<T, D>&
   g.PW = padding[1];
   g.OH = (g.H + 2 * g.PH - g.KH) / g.SH + 1;
   g.OW = (g.W + 2 * g.PW - g.KW) / g.SW + 1;
-  HNN_CHECK(g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW && g.OH > 0 && g.OW > 0, op, ": given input of shape ",
-            input.shape(), ", kernel_size (", g.KH, ", ", g.KW, "), stride (", g.SH, ", ", g.SW, ") and padding (",
-            g.PH, ", ", g.PW, "): output size is too small");
+  HNN_CHECK(g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW && g.OH > 0 && g.OW > 0, op,
+            ": given input of shape ", input.shape(), ", kernel_size (", g.KH, ", ", g.KW, "), stride (",
+            g.SH, ", ", g.SW, ") and padding (", g.PH, ", ", g.PW, "): output size is too small");
   return g;
 }
 
@@ -82,21 +84,22 @@ inline Shape pooled_shape(const Shape& in, const kernels::cpu::Pool2dGeometry& g
 /// Average of each KH x KW window moved by `stride` (padding counted in the divisor, PyTorch's default):
 ///   y[oh, ow] = sum_{window} x / (KH * KW);  backward spreads dy[oh, ow] / (KH * KW) over the window.
 template <class T, class D>
-Tensor<T, D> avg_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-                        std::array<int64_t, 2> padding = {0, 0}) {
+Tensor<T, D> avg_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel,
+                        std::array<int64_t, 2> stride, std::array<int64_t, 2> padding = {0, 0}) {
   static_assert(std::is_floating_point_v<T>, "avg_pool2d needs a floating point tensor");
   const auto g = detail::pool2d_geometry("avg_pool2d", input, kernel, stride, padding);
   Tensor<T, D> x = input.detach().contiguous();
   auto out = Tensor<T, D>::empty(detail::pooled_shape(input.shape(), g));
   Pool2dKernels<D>::avg_forward(x.data(), out.data(), g);
   if (autograd::any_requires_grad(input)) {
-    autograd::record<T, D>("AvgPool2DBackward0", out, {input},
-                           [g, in_shape = input.shape()](const Tensor<T, D>& grad_out, const std::vector<bool>&) {
-                             Tensor<T, D> dy = grad_out.contiguous();
-                             auto dx = Tensor<T, D>::empty(in_shape);
-                             Pool2dKernels<D>::avg_backward(dy.data(), dx.data(), g);
-                             return std::vector<Tensor<T, D>>{dx};
-                           });
+    autograd::record<T, D>(
+        "AvgPool2DBackward0", out, {input},
+        [g, in_shape = input.shape()](const Tensor<T, D>& grad_out, const std::vector<bool>&) {
+          Tensor<T, D> dy = grad_out.contiguous();
+          auto dx = Tensor<T, D>::empty(in_shape);
+          Pool2dKernels<D>::avg_backward(dy.data(), dx.data(), g);
+          return std::vector<Tensor<T, D>>{dx};
+        });
   }
   return out;
 }
@@ -104,8 +107,8 @@ Tensor<T, D> avg_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel
 /// Maximum of each window; backward routes dy[oh, ow] to the position of that maximum (the first one
 /// in row-major window order on ties), as PyTorch does.
 template <class T, class D>
-Tensor<T, D> max_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-                        std::array<int64_t, 2> padding = {0, 0}) {
+Tensor<T, D> max_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel,
+                        std::array<int64_t, 2> stride, std::array<int64_t, 2> padding = {0, 0}) {
   static_assert(std::is_floating_point_v<T>, "max_pool2d needs a floating point tensor");
   const auto g = detail::pool2d_geometry("max_pool2d", input, kernel, stride, padding);
   Tensor<T, D> x = input.detach().contiguous();
@@ -114,13 +117,14 @@ Tensor<T, D> max_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel
   auto indices = Tensor<int64_t, D>::empty(out_shape);
   Pool2dKernels<D>::max_forward(x.data(), out.data(), indices.data(), g);
   if (autograd::any_requires_grad(input)) {
-    autograd::record<T, D>("MaxPool2DWithIndicesBackward0", out, {input},
-                           [g, indices, in_shape = input.shape()](const Tensor<T, D>& grad_out, const std::vector<bool>&) {
-                             Tensor<T, D> dy = grad_out.contiguous();
-                             auto dx = Tensor<T, D>::empty(in_shape);
-                             Pool2dKernels<D>::max_backward(dy.data(), indices.data(), dx.data(), g);
-                             return std::vector<Tensor<T, D>>{dx};
-                           });
+    autograd::record<T, D>(
+        "MaxPool2DWithIndicesBackward0", out, {input},
+        [g, indices, in_shape = input.shape()](const Tensor<T, D>& grad_out, const std::vector<bool>&) {
+          Tensor<T, D> dy = grad_out.contiguous();
+          auto dx = Tensor<T, D>::empty(in_shape);
+          Pool2dKernels<D>::max_backward(dy.data(), indices.data(), dx.data(), g);
+          return std::vector<Tensor<T, D>>{dx};
+        });
   }
   return out;
 }

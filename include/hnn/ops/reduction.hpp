@@ -4,8 +4,8 @@
 #pragma once
 
 #include <Eigen/Core>
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -31,7 +31,8 @@ inline std::vector<int64_t> normalize_dims(const Shape& dims, int64_t ndim) {
     if (ndim > 0) out.push_back(w);
   }
   std::sort(out.begin(), out.end());
-  HNN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), "dim ", dims, " appears multiple times in the list of dims");
+  HNN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), "dim ", dims,
+            " appears multiple times in the list of dims");
   return out;
 }
 
@@ -84,18 +85,21 @@ Tensor<TOut, D> reduce_rows(const Tensor<T, D>& x, const ReducePlan& plan, bool 
     // x is (inner, outer) row-major: element j of row o sits at o + j * outer.
     const T* px = x.data();
     const int64_t outer = plan.outer, inner = plan.inner;
-    kernels::cpu::parallel_for(outer, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
-                               [&](int64_t b, int64_t e) {
-                                 for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o, inner, outer);
-                               });
+    kernels::cpu::parallel_for(
+        outer, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
+        [&](int64_t b, int64_t e) {
+          for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o, inner, outer);
+        });
     return out;
   }
   Tensor<T, D> xp = x.detach().permute(plan.permutation).contiguous();
   const T* px = xp.data();
   const int64_t inner = plan.inner;
-  kernels::cpu::parallel_for(plan.outer, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
+  kernels::cpu::parallel_for(plan.outer,
+                             std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
                              [&](int64_t b, int64_t e) {
-                               for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o * inner, inner, int64_t(1));
+                               for (int64_t o = b; o < e; ++o)
+                                 po[o] = row_fn(px + o * inner, inner, int64_t(1));
                              });
   return out;
 }
@@ -110,7 +114,8 @@ Acc pairwise_sum(const T* p, int64_t n, int64_t stride, F f) {
   if (n <= block) {
     if constexpr (std::is_floating_point_v<T> && std::is_same_v<F, std::identity>) {
       // from +0 as every running sum: a block of -0 sums to +0, as in PyTorch
-      if (stride == 1) return Acc(0) + static_cast<Acc>(Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p, n).sum());
+      if (stride == 1)
+        return Acc(0) + static_cast<Acc>(Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p, n).sum());
     }
     Acc total = 0;
     for (int64_t i = 0; i < n; ++i) total += static_cast<Acc>(f(p[i * stride]));
@@ -123,7 +128,8 @@ Acc pairwise_sum(const T* p, int64_t n, int64_t stride, F f) {
 /// Sum of n values `stride` apart, accumulated in acc_t (double for floating types), pairwise.
 template <class T>
 T strided_sum(const T* p, int64_t n, int64_t stride) {
-  if constexpr (std::is_floating_point_v<T>) return static_cast<T>(pairwise_sum<acc_t<T>>(p, n, stride, std::identity{}));
+  if constexpr (std::is_floating_point_v<T>)
+    return static_cast<T>(pairwise_sum<acc_t<T>>(p, n, stride, std::identity{}));
   acc_t<T> total = 0;
   for (int64_t i = 0; i < n; ++i) total += p[i * stride];
   return static_cast<T>(total);
@@ -156,9 +162,8 @@ Tensor<T, D> Tensor<T, D>::sum(const Shape& dims, bool keepdim) const {
   if constexpr (!is_cpu_v<D>) {
     out = DeviceOps<D>::sum(*this, plan, keepdim);
   } else {
-    out = detail::reduce_rows<T>(*this, plan, keepdim, [](const T* p, int64_t n, int64_t s) {
-      return detail::strided_sum(p, n, s);
-    });
+    out = detail::reduce_rows<T>(
+        *this, plan, keepdim, [](const T* p, int64_t n, int64_t s) { return detail::strided_sum(p, n, s); });
   }
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
@@ -185,10 +190,11 @@ Tensor<T, D> Tensor<T, D>::mean(const Shape& dims, bool keepdim) const {
     out = sum(dims, keepdim) / count;
   }
   if (autograd::any_requires_grad(*this))
-    autograd::record<T, D>("MeanBackward1", out, {*this},
-                           [plan, in_shape = shape(), count](const Tensor& g, const std::vector<bool>&) {
-                             return detail::Grads<T, D>{detail::expand_reduced_grad(g / count, plan, in_shape)};
-                           });
+    autograd::record<T, D>(
+        "MeanBackward1", out, {*this},
+        [plan, in_shape = shape(), count](const Tensor& g, const std::vector<bool>&) {
+          return detail::Grads<T, D>{detail::expand_reduced_grad(g / count, plan, in_shape)};
+        });
   return out;
 }
 
@@ -207,7 +213,8 @@ Tensor<T, D> Tensor<T, D>::var(const Shape& dims, bool unbiased, bool keepdim) c
   const double divisor = static_cast<double>(n - (unbiased ? 1 : 0));
   auto out = detail::reduce_rows<T>(*this, plan, keepdim, [divisor](const T* p, int64_t count, int64_t s) {
     const double mean =
-        detail::pairwise_sum<double>(p, count, s, [](T v) { return static_cast<double>(v); }) / static_cast<double>(count);
+        detail::pairwise_sum<double>(p, count, s, [](T v) { return static_cast<double>(v); }) /
+        static_cast<double>(count);
     const double m2 = detail::pairwise_sum<double>(p, count, s, [mean](T v) {
       const double deviation = static_cast<double>(v) - mean;
       return deviation * deviation;
@@ -215,16 +222,17 @@ Tensor<T, D> Tensor<T, D>::var(const Shape& dims, bool unbiased, bool keepdim) c
     return divisor > 0 ? static_cast<T>(m2 / divisor) : std::numeric_limits<T>::quiet_NaN();
   });
   if (autograd::any_requires_grad(*this))
-    autograd::record<T, D>("VarBackward0", out, {*this},
-                           [plan, x = detach(), divisor](const Tensor& g, const std::vector<bool>&) {
-                             // d var / dx_i = 2 (x_i - mean) / divisor, with x - mean formed in double: on data
-                             // with a large common offset (1e4 plus unit noise) a float mean's rounding would
-                             // swamp the deviations.
-                             const auto wide = x.template cast<double>();
-                             const auto centered = wide - wide.mean(Shape(plan.dims), true);
-                             const auto scale = detail::expand_reduced_grad(g, plan, x.shape()).template cast<double>();
-                             return detail::Grads<T, D>{(centered * scale * (2.0 / divisor)).template cast<T>()};
-                           });
+    autograd::record<T, D>(
+        "VarBackward0", out, {*this},
+        [plan, x = detach(), divisor](const Tensor& g, const std::vector<bool>&) {
+          // d var / dx_i = 2 (x_i - mean) / divisor, with x - mean formed in double: on data
+          // with a large common offset (1e4 plus unit noise) a float mean's rounding would
+          // swamp the deviations.
+          const auto wide = x.template cast<double>();
+          const auto centered = wide - wide.mean(Shape(plan.dims), true);
+          const auto scale = detail::expand_reduced_grad(g, plan, x.shape()).template cast<double>();
+          return detail::Grads<T, D>{(centered * scale * (2.0 / divisor)).template cast<T>()};
+        });
   return out;
 }
 
@@ -285,27 +293,28 @@ Tensor<T, D> extreme_along(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
   });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(x))
-      autograd::record<T, D>(Max ? "MaxBackward0" : "MinBackward0", out, {x},
-                             [index, plan, in_shape = x.shape(), d](const Tensor<T, D>& g, const std::vector<bool>&) {
-                               // Scatter each output gradient to the position it came from.
-                               auto grad = zeros<T, D>(in_shape);
-                               Tensor<T, D> gk = g.reshape(plan.out_shape).contiguous();
-                               const int64_t* idx = index.data();
-                               const Strides st = grad.strides();
-                               const Shape& os = plan.out_shape;
-                               std::vector<int64_t> pos(os.size(), 0);
-                               for (int64_t k = 0; k < gk.numel(); ++k) {
-                                 int64_t off = 0;
-                                 for (size_t a = 0; a < pos.size(); ++a)
-                                   off += (static_cast<int64_t>(a) == d ? idx[k] : pos[a]) * st[a];
-                                 grad.data()[off] += gk.data()[k];
-                                 for (size_t a = pos.size(); a-- > 0;) {
-                                   if (++pos[a] < os[a]) break;
-                                   pos[a] = 0;
-                                 }
-                               }
-                               return Grads<T, D>{grad};
-                             });
+      autograd::record<T, D>(
+          Max ? "MaxBackward0" : "MinBackward0", out, {x},
+          [index, plan, in_shape = x.shape(), d](const Tensor<T, D>& g, const std::vector<bool>&) {
+            // Scatter each output gradient to the position it came from.
+            auto grad = zeros<T, D>(in_shape);
+            Tensor<T, D> gk = g.reshape(plan.out_shape).contiguous();
+            const int64_t* idx = index.data();
+            const Strides st = grad.strides();
+            const Shape& os = plan.out_shape;
+            std::vector<int64_t> pos(os.size(), 0);
+            for (int64_t k = 0; k < gk.numel(); ++k) {
+              int64_t off = 0;
+              for (size_t a = 0; a < pos.size(); ++a)
+                off += (static_cast<int64_t>(a) == d ? idx[k] : pos[a]) * st[a];
+              grad.data()[off] += gk.data()[k];
+              for (size_t a = pos.size(); a-- > 0;) {
+                if (++pos[a] < os[a]) break;
+                pos[a] = 0;
+              }
+            }
+            return Grads<T, D>{grad};
+          });
   return out;
 }
 
@@ -317,21 +326,22 @@ Tensor<T, D> extreme_all(const Tensor<T, D>& x) {
   Tensor<T, D> out = extreme_along<Max>(x.detach().reshape({-1}), 0, false);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(x))
-      autograd::record<T, D>(Max ? "MaxBackward1" : "MinBackward1", out, {x},
-                             [xs = x.detach(), value = out.detach()](const Tensor<T, D>& g, const std::vector<bool>&) {
-                               const Tensor<T, D> in = xs.contiguous();
-                               const T v = *value.data(), gv = g.contiguous().item();
-                               const bool nan = std::isnan(static_cast<double>(v));
-                               auto hit = [&](T e) { return nan ? std::isnan(static_cast<double>(e)) : e == v; };
-                               const T* p = in.data();
-                               int64_t count = 0;
-                               for (int64_t i = 0; i < in.numel(); ++i) count += hit(p[i]) ? 1 : 0;
-                               auto grad = zeros<T, D>(in.shape());
-                               const T share = gv / static_cast<T>(count);
-                               for (int64_t i = 0; i < in.numel(); ++i)
-                                 if (hit(p[i])) grad.data()[i] = share;
-                               return Grads<T, D>{grad};
-                             });
+      autograd::record<T, D>(
+          Max ? "MaxBackward1" : "MinBackward1", out, {x},
+          [xs = x.detach(), value = out.detach()](const Tensor<T, D>& g, const std::vector<bool>&) {
+            const Tensor<T, D> in = xs.contiguous();
+            const T v = *value.data(), gv = g.contiguous().item();
+            const bool nan = std::isnan(static_cast<double>(v));
+            auto hit = [&](T e) { return nan ? std::isnan(static_cast<double>(e)) : e == v; };
+            const T* p = in.data();
+            int64_t count = 0;
+            for (int64_t i = 0; i < in.numel(); ++i) count += hit(p[i]) ? 1 : 0;
+            auto grad = zeros<T, D>(in.shape());
+            const T share = gv / static_cast<T>(count);
+            for (int64_t i = 0; i < in.numel(); ++i)
+              if (hit(p[i])) grad.data()[i] = share;
+            return Grads<T, D>{grad};
+          });
   return out;
 }
 
@@ -368,20 +378,32 @@ Tensor<T, D> Tensor<T, D>::min() const {
 
 // Free-function spellings.
 template <class T, class D>
-Tensor<T, D> sum(const Tensor<T, D>& x) { return x.sum(); }
+Tensor<T, D> sum(const Tensor<T, D>& x) {
+  return x.sum();
+}
 template <class T, class D>
-Tensor<T, D> sum(const Tensor<T, D>& x, const Shape& dims, bool keepdim = false) { return x.sum(dims, keepdim); }
+Tensor<T, D> sum(const Tensor<T, D>& x, const Shape& dims, bool keepdim = false) {
+  return x.sum(dims, keepdim);
+}
 template <class T, class D>
-Tensor<T, D> mean(const Tensor<T, D>& x) { return x.mean(); }
+Tensor<T, D> mean(const Tensor<T, D>& x) {
+  return x.mean();
+}
 template <class T, class D>
-Tensor<T, D> mean(const Tensor<T, D>& x, const Shape& dims, bool keepdim = false) { return x.mean(dims, keepdim); }
+Tensor<T, D> mean(const Tensor<T, D>& x, const Shape& dims, bool keepdim = false) {
+  return x.mean(dims, keepdim);
+}
 template <class T, class D>
 Tensor<T, D> var(const Tensor<T, D>& x, const Shape& dims, bool unbiased = true, bool keepdim = false) {
   return x.var(dims, unbiased, keepdim);
 }
 template <class T, class D>
-Tensor<T, D> max(const Tensor<T, D>& x) { return x.max(); }
+Tensor<T, D> max(const Tensor<T, D>& x) {
+  return x.max();
+}
 template <class T, class D>
-Tensor<int64_t, D> argmax(const Tensor<T, D>& x, int64_t dim, bool keepdim = false) { return x.argmax(dim, keepdim); }
+Tensor<int64_t, D> argmax(const Tensor<T, D>& x, int64_t dim, bool keepdim = false) {
+  return x.argmax(dim, keepdim);
+}
 
 }  // namespace hnn

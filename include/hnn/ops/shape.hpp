@@ -32,11 +32,12 @@ inline Shape infer_shape(const Shape& requested, int64_t numel, const Shape& fro
     }
   }
   if (infer_at >= 0) {
-    HNN_CHECK(known != 0 && numel % known == 0, "shape '", requested, "' is invalid for input of size ", numel,
-              " (shape ", from, ")");
+    HNN_CHECK(known != 0 && numel % known == 0, "shape '", requested, "' is invalid for input of size ",
+              numel, " (shape ", from, ")");
     out[static_cast<size_t>(infer_at)] = numel / known;
   } else {
-    HNN_CHECK(known == numel, "shape '", requested, "' is invalid for input of size ", numel, " (shape ", from, ")");
+    HNN_CHECK(known == numel, "shape '", requested, "' is invalid for input of size ", numel, " (shape ",
+              from, ")");
   }
   return out;
 }
@@ -55,8 +56,9 @@ std::optional<Strides> view_strides(const Tensor<T, D>& t, const Shape& shape) {
   int64_t tensor_numel = 1, view_numel = 1;
   for (int64_t tensor_d = static_cast<int64_t>(old_shape.size()) - 1; tensor_d >= 0; --tensor_d) {
     tensor_numel *= old_shape[static_cast<size_t>(tensor_d)];
-    if (tensor_d == 0 || (old_shape[static_cast<size_t>(tensor_d - 1)] != 1 &&
-                          old_strides[static_cast<size_t>(tensor_d - 1)] != tensor_numel * chunk_base_stride)) {
+    if (tensor_d == 0 ||
+        (old_shape[static_cast<size_t>(tensor_d - 1)] != 1 &&
+         old_strides[static_cast<size_t>(tensor_d - 1)] != tensor_numel * chunk_base_stride)) {
       while (view_d >= 0 && (view_numel < tensor_numel || shape[static_cast<size_t>(view_d)] == 1)) {
         new_strides[static_cast<size_t>(view_d)] = view_numel * chunk_base_stride;
         view_numel *= shape[static_cast<size_t>(view_d)];
@@ -92,8 +94,9 @@ template <class T, class D>
 Tensor<T, D> Tensor<T, D>::view(const Shape& requested) const {
   Shape new_shape = detail::infer_shape(requested, numel(), shape());
   auto strides_opt = detail::view_strides(*this, new_shape);
-  HNN_CHECK(strides_opt.has_value(), "view size is not compatible with input tensor's size and stride (shape ",
-            shape(), " viewed as ", new_shape, "); use .reshape(...) instead");
+  HNN_CHECK(strides_opt.has_value(),
+            "view size is not compatible with input tensor's size and stride (shape ", shape(), " viewed as ",
+            new_shape, "); use .reshape(...) instead");
   Shape old_shape = shape();
   return detail::make_view(*this, new_shape, *strides_opt, storage_offset(), "ViewBackward0",
                            [old_shape](const Tensor& g) { return g.reshape(old_shape); });
@@ -215,18 +218,19 @@ Tensor<T, D> Tensor<T, D>::narrow(int64_t d, int64_t start, int64_t length) cons
   int64_t at = wrap_dim(d, dim());
   int64_t n = size(at);
   if (start < 0) start += n;
-  HNN_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow(): start (", start, ") + length (", length,
-            ") exceeds dimension size (", n, ") of dim ", at, " in shape ", shape());
+  HNN_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow(): start (", start, ") + length (",
+            length, ") exceeds dimension size (", n, ") of dim ", at, " in shape ", shape());
   Shape s = shape();
   s[static_cast<size_t>(at)] = length;
   int64_t offset = storage_offset() + start * strides()[static_cast<size_t>(at)];
   Shape old_shape = shape();
-  return detail::make_view(*this, s, strides(), offset, "SliceBackward0", [old_shape, at, start, length](const Tensor& g) {
-    auto full = zeros<T, D>(old_shape);
-    auto slot = full.narrow(at, start, length);
-    slot.copy_(g);
-    return full;
-  });
+  return detail::make_view(*this, s, strides(), offset, "SliceBackward0",
+                           [old_shape, at, start, length](const Tensor& g) {
+                             auto full = zeros<T, D>(old_shape);
+                             auto slot = full.narrow(at, start, length);
+                             slot.copy_(g);
+                             return full;
+                           });
 }
 
 template <class T, class D>
@@ -260,12 +264,13 @@ Tensor<T, D> cat(const std::vector<Tensor<T, D>>& tensors, int64_t dim = 0) {
   int64_t total = 0;
   for (size_t k = 0; k < tensors.size(); ++k) {
     const auto& t = tensors[k];
-    HNN_CHECK(t.dim() == first.dim(), "cat(): tensors must have the same number of dimensions: got ", first.shape(),
-              " and ", t.shape());
+    HNN_CHECK(t.dim() == first.dim(), "cat(): tensors must have the same number of dimensions: got ",
+              first.shape(), " and ", t.shape());
     for (int64_t i = 0; i < t.dim(); ++i)
-      HNN_CHECK(i == at || t.size(i) == first.size(i), "cat(): sizes of tensors must match except in dimension ",
-                at, ": expected size ", first.size(i), " but got size ", t.size(i), " for tensor number ", k,
-                " in the list (shapes ", first.shape(), " and ", t.shape(), ")");
+      HNN_CHECK(i == at || t.size(i) == first.size(i),
+                "cat(): sizes of tensors must match except in dimension ", at, ": expected size ",
+                first.size(i), " but got size ", t.size(i), " for tensor number ", k, " in the list (shapes ",
+                first.shape(), " and ", t.shape(), ")");
     total += t.size(at);
   }
   out_shape[static_cast<size_t>(at)] = total;
@@ -318,14 +323,20 @@ Tensor<T, D> stack(const std::vector<Tensor<T, D>>& tensors, int64_t dim = 0) {
 
 // Free-function spellings of the shape ops.
 template <class T, class D>
-Tensor<T, D> reshape(const Tensor<T, D>& t, const Shape& s) { return t.reshape(s); }
+Tensor<T, D> reshape(const Tensor<T, D>& t, const Shape& s) {
+  return t.reshape(s);
+}
 template <class T, class D>
 Tensor<T, D> flatten(const Tensor<T, D>& t, int64_t start_dim = 0, int64_t end_dim = -1) {
   return t.flatten(start_dim, end_dim);
 }
 template <class T, class D>
-Tensor<T, D> transpose(const Tensor<T, D>& t, int64_t a, int64_t b) { return t.transpose(a, b); }
+Tensor<T, D> transpose(const Tensor<T, D>& t, int64_t a, int64_t b) {
+  return t.transpose(a, b);
+}
 template <class T, class D>
-Tensor<T, D> permute(const Tensor<T, D>& t, const Shape& dims) { return t.permute(dims); }
+Tensor<T, D> permute(const Tensor<T, D>& t, const Shape& dims) {
+  return t.permute(dims);
+}
 
 }  // namespace hnn

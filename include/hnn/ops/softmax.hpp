@@ -24,12 +24,13 @@ Tensor<T, D> along_dim(const Tensor<T, D>& x_in, int64_t dim, Fn fn) {
   for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.size(i);
   const T* px = x.data();
   T* po = out.data();
-  kernels::cpu::parallel_for(outer * inner, std::max<int64_t>(1, kernels::cpu::parallel_grain / n), [&](int64_t b, int64_t e) {
-    for (int64_t line = b; line < e; ++line) {
-      int64_t o = line / inner, i = line % inner;
-      fn(px + o * n * inner + i, po + o * n * inner + i, n, inner);
-    }
-  });
+  kernels::cpu::parallel_for(outer * inner, std::max<int64_t>(1, kernels::cpu::parallel_grain / n),
+                             [&](int64_t b, int64_t e) {
+                               for (int64_t line = b; line < e; ++line) {
+                                 int64_t o = line / inner, i = line % inner;
+                                 fn(px + o * n * inner + i, po + o * n * inner + i, n, inner);
+                               }
+                             });
   return out;
 }
 
@@ -45,7 +46,8 @@ void softmax_line(const T* in, T* out, int64_t n, int64_t stride) {
     for (int64_t j = 0; j < n; ++j) out[j * stride] = in[j * stride] - max_value - log_total;
   } else {
     const double inv = 1.0 / total;
-    for (int64_t j = 0; j < n; ++j) out[j * stride] = static_cast<T>(std::exp(static_cast<double>(in[j * stride] - max_value)) * inv);
+    for (int64_t j = 0; j < n; ++j)
+      out[j * stride] = static_cast<T>(std::exp(static_cast<double>(in[j * stride] - max_value)) * inv);
   }
 }
 
@@ -79,8 +81,12 @@ Tensor<T, D> Tensor<T, D>::log_softmax(int64_t dim) const {
 }
 
 template <class T, class D>
-Tensor<T, D> softmax(const Tensor<T, D>& x, int64_t dim) { return x.softmax(dim); }
+Tensor<T, D> softmax(const Tensor<T, D>& x, int64_t dim) {
+  return x.softmax(dim);
+}
 template <class T, class D>
-Tensor<T, D> log_softmax(const Tensor<T, D>& x, int64_t dim) { return x.log_softmax(dim); }
+Tensor<T, D> log_softmax(const Tensor<T, D>& x, int64_t dim) {
+  return x.log_softmax(dim);
+}
 
 }  // namespace hnn

@@ -36,7 +36,8 @@ class AdamOptionsBase {
     return self();
   }
   double eps() const { return eps_; }
-  /// Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay p *= 1 - lr * wd (default 0.01).
+  /// Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay p *= 1 - lr * wd (default
+  /// 0.01).
   Derived& weight_decay(double v) {
     weight_decay_ = v;
     return self();
@@ -54,9 +55,10 @@ class AdamOptionsBase {
     using detail::python_float;
     HNN_CHECK(lr_ >= 0.0, "Invalid learning rate: ", python_float(lr_));
     HNN_CHECK(eps_ >= 0.0, "Invalid epsilon value: ", python_float(eps_));
-    HNN_CHECK(betas_.first >= 0.0 && betas_.first < 1.0, "Invalid beta parameter at index 0: ", python_float(betas_.first));
-    HNN_CHECK(betas_.second >= 0.0 && betas_.second < 1.0, "Invalid beta parameter at index 1: ",
-              python_float(betas_.second));
+    HNN_CHECK(betas_.first >= 0.0 && betas_.first < 1.0,
+              "Invalid beta parameter at index 0: ", python_float(betas_.first));
+    HNN_CHECK(betas_.second >= 0.0 && betas_.second < 1.0,
+              "Invalid beta parameter at index 1: ", python_float(betas_.second));
     HNN_CHECK(weight_decay_ >= 0.0, "Invalid weight_decay value: ", python_float(weight_decay_));
   }
   void to_json(nlohmann::json& j) const {
@@ -109,9 +111,11 @@ struct AdamParamState {
     if (max_exp_avg_sq.defined()) out.emplace_back("max_exp_avg_sq", AnyTensor<CPU>(max_exp_avg_sq));
     return out;
   }
-  void load(const std::string& field, const AnyTensor<CPU>& saved, const Shape& param_shape, const std::string& what) {
+  void load(const std::string& field, const AnyTensor<CPU>& saved, const Shape& param_shape,
+            const std::string& what) {
     if (field == "step") {
-      HNN_CHECK(saved.defined() && saved.numel() == 1, what, " must hold one value, got shape ", saved.shape());
+      HNN_CHECK(saved.defined() && saved.numel() == 1, what, " must hold one value, got shape ",
+                saved.shape());
       step = static_cast<int64_t>(std::llround(saved.to_vector<double>()[0]));
     } else if (field == "exp_avg") {
       exp_avg = detail::load_state_tensor<T>(saved, param_shape, what);

@@ -19,7 +19,8 @@ namespace hnn::optim {
 /// step_size. Constructing it counts as epoch 0 (PyTorch's initial step); call step() once per epoch.
 class StepLR {
  public:
-  StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1) : optimizer_(&optimizer), step_size_(step_size), gamma_(gamma) {
+  StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1)
+      : optimizer_(&optimizer), step_size_(step_size), gamma_(gamma) {
     HNN_CHECK(step_size > 0, "StepLR: step_size must be positive, got ", step_size);
     for (size_t g = 0; g < optimizer.num_param_groups(); ++g) base_lrs_.push_back(optimizer.group_lr(g));
     last_lr_ = base_lrs_;
@@ -128,11 +129,13 @@ class ReduceLROnPlateau {
       : optimizer_(&optimizer), options_(std::move(options)) {
     HNN_CHECK(options_.factor() < 1.0, "ReduceLROnPlateau: Factor should be < 1.0. (got ",
               detail::python_float(options_.factor()), ")");
-    HNN_CHECK(options_.mode() == "min" || options_.mode() == "max", "ReduceLROnPlateau: mode ", options_.mode(),
-              " is unknown! (expected \"min\" or \"max\")");
+    HNN_CHECK(options_.mode() == "min" || options_.mode() == "max", "ReduceLROnPlateau: mode ",
+              options_.mode(), " is unknown! (expected \"min\" or \"max\")");
     HNN_CHECK(options_.threshold_mode() == "rel" || options_.threshold_mode() == "abs",
-              "ReduceLROnPlateau: threshold mode ", options_.threshold_mode(), " is unknown! (expected \"rel\" or \"abs\")");
-    HNN_CHECK(options_.patience() >= 0, "ReduceLROnPlateau: patience must be non-negative, got ", options_.patience());
+              "ReduceLROnPlateau: threshold mode ", options_.threshold_mode(),
+              " is unknown! (expected \"rel\" or \"abs\")");
+    HNN_CHECK(options_.patience() >= 0, "ReduceLROnPlateau: patience must be non-negative, got ",
+              options_.patience());
     best_ = mode_worse();
     for (size_t g = 0; g < optimizer.num_param_groups(); ++g) last_lr_.push_back(optimizer.group_lr(g));
   }
@@ -169,7 +172,8 @@ class ReduceLROnPlateau {
 
  private:
   double mode_worse() const {
-    return options_.mode() == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+    return options_.mode() == "min" ? std::numeric_limits<double>::infinity()
+                                    : -std::numeric_limits<double>::infinity();
   }
   bool is_better(double a, double best) const {
     const bool rel = options_.threshold_mode() == "rel";

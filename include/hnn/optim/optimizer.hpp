@@ -1,7 +1,7 @@
 // The optimiser base: Optimizer (a type-erased interface that schedulers drive: step, zero_grad, per-group
-// learning rates, checkpoint state) and OptimizerBase<Derived, Options, State, T, D> (parameter groups, per-parameter
-// state slots, PyTorch-shaped state_dict). OptimizerState is the checkpoint form the io layer writes.
-// Depends on hnn/tensor.hpp, tensor/any_tensor.hpp, kernels/cpu/loops.hpp, nlohmann/json, Eigen.
+// learning rates, checkpoint state) and OptimizerBase<Derived, Options, State, T, D> (parameter groups,
+// per-parameter state slots, PyTorch-shaped state_dict). OptimizerState is the checkpoint form the io layer
+// writes. Depends on hnn/tensor.hpp, tensor/any_tensor.hpp, kernels/cpu/loops.hpp, nlohmann/json, Eigen.
 #pragma once
 
 #include <Eigen/Core>
@@ -95,7 +95,9 @@ class OptimizerBase : public Optimizer {
     Options options;
   };
 
-  OptimizerBase(std::vector<TensorType> params, Options options) { add_param_group(std::move(params), std::move(options)); }
+  OptimizerBase(std::vector<TensorType> params, Options options) {
+    add_param_group(std::move(params), std::move(options));
+  }
 
   /// Adds parameters optimised with their own options (PyTorch's add_param_group).
   void add_param_group(std::vector<TensorType> params, Options options) {
@@ -165,18 +167,21 @@ class OptimizerBase : public Optimizer {
     const std::string saved_name = state.meta.contains("optimizer") && state.meta["optimizer"].is_string()
                                        ? state.meta["optimizer"].get<std::string>()
                                        : "";
-    HNN_CHECK(saved_name == name(), who, ": the state belongs to optimizer '", saved_name, "', expected '", name(), "'");
+    HNN_CHECK(saved_name == name(), who, ": the state belongs to optimizer '", saved_name, "', expected '",
+              name(), "'");
     HNN_CHECK(state.meta.contains("param_groups") && state.meta["param_groups"].is_array(), who,
               ": the state has no param_groups list");
     const auto& saved_groups = state.meta["param_groups"];
-    HNN_CHECK(saved_groups.size() == groups_.size(), who, ": loaded state dict has a different number of parameter groups (",
-              saved_groups.size(), ", expected ", groups_.size(), ")");
+    HNN_CHECK(saved_groups.size() == groups_.size(), who,
+              ": loaded state dict has a different number of parameter groups (", saved_groups.size(),
+              ", expected ", groups_.size(), ")");
     std::vector<Options> options;
     for (size_t g = 0; g < groups_.size(); ++g) {
       const size_t saved_params = saved_groups[g].contains("params") ? saved_groups[g]["params"].size() : 0;
-      HNN_CHECK(saved_params == groups_[g].params.size(), who, ": loaded state dict contains a parameter group (", g,
-                ") that doesn't match the size of optimizer's group (", saved_params, " parameters, expected ",
-                groups_[g].params.size(), ")");
+      HNN_CHECK(saved_params == groups_[g].params.size(), who,
+                ": loaded state dict contains a parameter group (", g,
+                ") that doesn't match the size of optimizer's group (", saved_params,
+                " parameters, expected ", groups_[g].params.size(), ")");
       Options o = groups_[g].options;
       // A wrong JSON type ("lr": "x", "betas": [1]) is a bad state like any other, not a json error.
       try {
@@ -196,14 +201,15 @@ class OptimizerBase : public Optimizer {
     std::vector<State> fresh(state_.size());
     for (const auto& [key, tensor] : state.tensors) {
       const size_t first = key.find('.'), second = key.find('.', first + 1);
-      HNN_CHECK(key.rfind("state.", 0) == 0 && second != std::string::npos, who, ": unexpected state entry '", key,
-                "' (expected state.<param index>.<name>)");
-      const std::string index_text = key.substr(first + 1, second - first - 1), field = key.substr(second + 1);
+      HNN_CHECK(key.rfind("state.", 0) == 0 && second != std::string::npos, who, ": unexpected state entry '",
+                key, "' (expected state.<param index>.<name>)");
+      const std::string index_text = key.substr(first + 1, second - first - 1),
+                        field = key.substr(second + 1);
       size_t index = 0;
       auto [ptr, ec] = std::from_chars(index_text.data(), index_text.data() + index_text.size(), index);
-      HNN_CHECK(ec == std::errc() && ptr == index_text.data() + index_text.size() && index < params.size(), who,
-                ": state entry '", key, "' names parameter ", index_text, " but the optimizer has ", params.size(),
-                " parameters");
+      HNN_CHECK(ec == std::errc() && ptr == index_text.data() + index_text.size() && index < params.size(),
+                who, ": state entry '", key, "' names parameter ", index_text, " but the optimizer has ",
+                params.size(), " parameters");
       fresh[index].load(field, tensor, params[index]->shape(), who + ": state entry '" + key + "'");
     }
     for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = options[g];
@@ -219,7 +225,8 @@ namespace detail {
 
 /// Copies a saved state tensor into a new tensor of dtype T after checking its shape.
 template <class T>
-Tensor<T, CPU> load_state_tensor(const AnyTensor<CPU>& saved, const Shape& expected, const std::string& what) {
+Tensor<T, CPU> load_state_tensor(const AnyTensor<CPU>& saved, const Shape& expected,
+                                 const std::string& what) {
   HNN_CHECK(saved.defined(), what, " is undefined");
   HNN_CHECK(saved.shape() == expected, what, " has shape ", saved.shape(), ", expected ", expected);
   return saved.template to<T>().contiguous().clone();

@@ -86,7 +86,8 @@ struct SGDParamState {
     if (!momentum_buffer.defined()) return {};
     return {{"momentum_buffer", AnyTensor<CPU>(momentum_buffer)}};
   }
-  void load(const std::string& field, const AnyTensor<CPU>& saved, const Shape& param_shape, const std::string& what) {
+  void load(const std::string& field, const AnyTensor<CPU>& saved, const Shape& param_shape,
+            const std::string& what) {
     HNN_CHECK(field == "momentum_buffer", what, ": SGD keeps only momentum_buffer, got '", field, "'");
     momentum_buffer = detail::load_state_tensor<T>(saved, param_shape, what);
   }
@@ -109,8 +110,10 @@ class SGD : public OptimizerBase<SGD<T, D>, SGDOptions, SGDParamState<T>, T, D> 
   SGD(std::vector<Tensor<T, D>> params, SGDOptions options) : Base(std::move(params), std::move(options)) {}
 
   /// One parameter's update over its n contiguous elements.
-  void update(T* param, const T* grad, int64_t n, const Shape& shape, const SGDOptions& o, ParamState& state) {
-    const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay()), momentum = static_cast<T>(o.momentum());
+  void update(T* param, const T* grad, int64_t n, const Shape& shape, const SGDOptions& o,
+              ParamState& state) {
+    const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay()),
+            momentum = static_cast<T>(o.momentum());
     const T keep_grad = static_cast<T>(1.0 - o.dampening());
     const bool first = momentum != T(0) && !state.momentum_buffer.defined();
     if (first) state.momentum_buffer = Tensor<T, CPU>::empty(shape);
@@ -122,10 +125,14 @@ class SGD : public OptimizerBase<SGD<T, D>, SGDOptions, SGDParamState<T>, T, D> 
       Eigen::Array<T, Eigen::Dynamic, 1> g = wd != T(0) ? (g0 + wd * p).eval() : g0.eval();
       if (buf) {
         detail::ArrayMap<T> m(buf + b, len);
-        if (first) m = g;
-        else m = momentum * m + keep_grad * g;
-        if (nesterov) p -= lr * (g + momentum * m);
-        else p -= lr * m;
+        if (first)
+          m = g;
+        else
+          m = momentum * m + keep_grad * g;
+        if (nesterov)
+          p -= lr * (g + momentum * m);
+        else
+          p -= lr * m;
       } else {
         p -= lr * g;
       }

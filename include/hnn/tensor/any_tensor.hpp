@@ -15,17 +15,23 @@ enum class Dtype { Float32, Float64, Int64 };
 
 inline const char* dtype_string(Dtype d) {
   switch (d) {
-    case Dtype::Float32: return "float32";
-    case Dtype::Float64: return "float64";
-    default: return "int64";
+    case Dtype::Float32:
+      return "float32";
+    case Dtype::Float64:
+      return "float64";
+    default:
+      return "int64";
   }
 }
 
 template <class T>
 constexpr Dtype dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return Dtype::Float32;
-  else if constexpr (std::is_same_v<T, double>) return Dtype::Float64;
-  else return Dtype::Int64;
+  if constexpr (std::is_same_v<T, float>)
+    return Dtype::Float32;
+  else if constexpr (std::is_same_v<T, double>)
+    return Dtype::Float64;
+  else
+    return Dtype::Int64;
 }
 
 template <class D = CPU>
@@ -79,11 +85,13 @@ class AnyTensor {
 
   /// Copies values in place from another tensor of the same shape, converting the dtype.
   void copy_from(const AnyTensor& src) {
-    std::visit([&src](auto& dst) {
-      using T = typename std::decay_t<decltype(dst)>::value_type;
-      NoGradGuard guard;
-      dst.copy_(src.template to<T>());
-    }, value_);
+    std::visit(
+        [&src](auto& dst) {
+          using T = typename std::decay_t<decltype(dst)>::value_type;
+          NoGradGuard guard;
+          dst.copy_(src.template to<T>());
+        },
+        value_);
   }
 
   friend std::ostream& operator<<(std::ostream& os, const AnyTensor& t) {

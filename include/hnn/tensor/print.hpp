@@ -37,8 +37,10 @@ class ElementFormatter {
         if (std::ceil(d) != d) int_mode_ = false;
       }
       if (shown.empty()) return;  // width stays 1, integer mode: "0.", "nan", "inf"
-      if (int_mode_) sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8;
-      else sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8 || min_abs < 1e-4;
+      if (int_mode_)
+        sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8;
+      else
+        sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8 || min_abs < 1e-4;
       for (double d : shown) width_ = std::max(width_, format(d, d).size());
     } else {
       for (T v : values) width_ = std::max(width_, format(static_cast<double>(v), v).size());
@@ -62,9 +64,12 @@ class ElementFormatter {
     }
     if (std::isnan(d)) return "nan";
     if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-    if (sci_mode_) std::snprintf(buf, sizeof buf, "%.4e", d);
-    else if (int_mode_) std::snprintf(buf, sizeof buf, "%.0f.", d);
-    else std::snprintf(buf, sizeof buf, "%.4f", d);
+    if (sci_mode_)
+      std::snprintf(buf, sizeof buf, "%.4e", d);
+    else if (int_mode_)
+      std::snprintf(buf, sizeof buf, "%.0f.", d);
+    else
+      std::snprintf(buf, sizeof buf, "%.4f", d);
     return buf;
   }
 
@@ -89,8 +94,8 @@ std::string tensor_body(const Tensor<T, D>& t, const ElementFormatter& fmt, size
   }
   if (t.dim() == 1) {
     const size_t element_length = fmt.width() + 2;
-    const size_t per_line =
-        std::max<size_t>(1, (static_cast<size_t>(print_linewidth) - std::min<size_t>(indent, 79)) / element_length);
+    const size_t per_line = std::max<size_t>(
+        1, (static_cast<size_t>(print_linewidth) - std::min<size_t>(indent, 79)) / element_length);
     std::string out = "[";
     for (size_t k = 0; k < rows.size(); ++k) {
       if (k > 0) out += (k % per_line == 0) ? ",\n" + std::string(indent + 1, ' ') : ", ";
@@ -140,20 +145,24 @@ std::ostream& operator<<(std::ostream& os, const Tensor<T, D>& t) {
       for (int64_t i = 0; i < host.dim(); ++i) size += (i ? ", " : "") + std::to_string(host.size(i));
       suffixes.push_back(size + (host.dim() == 1 ? ",)" : ")"));
     }
-    if (!default_dtype) suffixes.push_back(std::string("dtype=") + dtype_name<T>());  // int64 too: no values to tell
+    if (!default_dtype)
+      suffixes.push_back(std::string("dtype=") + dtype_name<T>());  // int64 too: no values to tell
   } else {
     std::vector<T> shown;
     detail::collect_printed(host, summarize, shown);
     detail::ElementFormatter fmt(shown);
     text += detail::tensor_body(host, fmt, indent, summarize);
-    if (!default_dtype && !std::is_same_v<T, int64_t>) suffixes.push_back(std::string("dtype=") + dtype_name<T>());
+    if (!default_dtype && !std::is_same_v<T, int64_t>)
+      suffixes.push_back(std::string("dtype=") + dtype_name<T>());
   }
 #ifdef HNN_WITH_CUDA
   if constexpr (!is_cpu_v<D>) suffixes.push_back("device='cuda:0'");
 #endif
   if (t.requires_grad()) {
-    if (t.grad_fn()) suffixes.push_back(std::string("grad_fn=<") + t.grad_fn()->name() + ">");
-    else suffixes.push_back("requires_grad=True");
+    if (t.grad_fn())
+      suffixes.push_back(std::string("grad_fn=<") + t.grad_fn()->name() + ">");
+    else
+      suffixes.push_back("requires_grad=True");
   }
   // PyTorch's _add_suffixes: a suffix goes on its own line when the current line would pass 80 columns.
   // (last_line counts as torch does: len(text) - text.rfind("\n") + 1, with rfind = -1 when there is none.)

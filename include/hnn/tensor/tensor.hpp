@@ -36,9 +36,9 @@ struct TensorImpl {
   Strides strides;
   int64_t offset = 0;
   bool requires_grad = false;
-  std::shared_ptr<TensorImpl> grad;                  // leaves only: the accumulated gradient
-  std::shared_ptr<autograd::Node> grad_fn;           // non-leaves: the node of the op that made it
-  std::weak_ptr<autograd::Node> grad_accumulator;    // leaves: created on first use by an op
+  std::shared_ptr<TensorImpl> grad;                // leaves only: the accumulated gradient
+  std::shared_ptr<autograd::Node> grad_fn;         // non-leaves: the node of the op that made it
+  std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: created on first use by an op
   // leaves: fn() run by AccumulateGrad right after a gradient was added into `grad` during backward
   // (torch's register_post_accumulate_grad_hook), keyed by an id for removal. DDP's reducer uses them.
   std::vector<std::pair<int, std::function<void()>>> post_accumulate_grad_hooks;
@@ -150,7 +150,8 @@ class Tensor {
   }
   void remove_post_accumulate_grad_hook(int id) {
     auto& hooks = checked().post_accumulate_grad_hooks;
-    hooks.erase(std::remove_if(hooks.begin(), hooks.end(), [id](const auto& h) { return h.first == id; }), hooks.end());
+    hooks.erase(std::remove_if(hooks.begin(), hooks.end(), [id](const auto& h) { return h.first == id; }),
+                hooks.end());
   }
   /// Sets the gradient to undefined (set_to_none=true, PyTorch's default) or to zeros.
   void zero_grad(bool set_to_none = true);
@@ -183,7 +184,8 @@ class Tensor {
   Tensor transpose(int64_t dim0, int64_t dim1) const;
   /// Transpose of a matrix; 0-D and 1-D tensors come back as they are (as torch.t does).
   Tensor t() const {
-    HNN_CHECK(dim() <= 2, "t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D (shape ", shape(), ")");
+    HNN_CHECK(dim() <= 2, "t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D (shape ",
+              shape(), ")");
     return dim() < 2 ? *this : transpose(0, 1);
   }
   Tensor permute(const Shape& dims) const;
@@ -238,7 +240,8 @@ class Tensor {
 
  private:
   Impl& checked() const {
-    HNN_CHECK_RUNTIME(impl_ != nullptr, "the tensor is undefined (default-constructed or an absent gradient)");
+    HNN_CHECK_RUNTIME(impl_ != nullptr,
+                      "the tensor is undefined (default-constructed or an absent gradient)");
     return *impl_;
   }
   std::shared_ptr<Impl> impl_;

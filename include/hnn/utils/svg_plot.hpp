@@ -44,7 +44,7 @@ struct PlotPanel {
 
 struct PlotOptions {
   double panel_width = 480, panel_height = 360;
-  std::string title;  // above all panels
+  std::string title;   // above all panels
   size_t columns = 0;  // panels per row, filled left to right then top to bottom; 0 = all in one row
 };
 
@@ -152,15 +152,14 @@ inline std::string render_svg(const std::vector<PlotPanel>& panels, const PlotOp
   const double width = W * static_cast<double>(columns), height = H * static_cast<double>(rows) + top_extra;
   std::ostringstream svg;
   svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(width) << "\" height=\""
-      << num(height) << "\" viewBox=\"0 0 " << num(width) << ' ' << num(height)
+      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(width) << "\" height=\"" << num(height)
+      << "\" viewBox=\"0 0 " << num(width) << ' ' << num(height)
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect x=\"0\" y=\"0\" width=\"" << num(width) << "\" height=\"" << num(height)
       << "\" fill=\"white\"/>\n";
   if (!options.title.empty())
-    svg << "<text x=\"" << num(width / 2)
-        << "\" y=\"20\" text-anchor=\"middle\" font-size=\"16\">" << detail::xml_escape(options.title)
-        << "</text>\n";
+    svg << "<text x=\"" << num(width / 2) << "\" y=\"20\" text-anchor=\"middle\" font-size=\"16\">"
+        << detail::xml_escape(options.title) << "</text>\n";
 
   for (size_t p = 0; p < panels.size(); ++p) {
     const auto& panel = panels[p];

@@ -140,7 +140,8 @@ template <class Reduce, class Finish>
 void bn_for_group_parts(int64_t tid, int64_t nthreads, int64_t groups, Reduce&& reduce, Finish&& finish) {
   const int64_t parts = bn_parts_per_group(groups, nthreads);
   if (parts == 1) {
-    for (int64_t g = bn_split(groups, nthreads, tid), end = bn_split(groups, nthreads, tid + 1); g < end; ++g) {
+    for (int64_t g = bn_split(groups, nthreads, tid), end = bn_split(groups, nthreads, tid + 1); g < end;
+         ++g) {
       reduce(g, int64_t{0}, int64_t{1});
       finish(g, int64_t{0}, int64_t{1});
     }
@@ -156,12 +157,15 @@ void bn_for_group_parts(int64_t tid, int64_t nthreads, int64_t groups, Reduce&& 
 }
 
 /// Upper bound of groups * parts over all thread counts up to nthreads: the size of partial buffers.
-inline int64_t bn_max_items(int64_t groups, int64_t nthreads) { return groups * std::max<int64_t>(nthreads, 1); }
+inline int64_t bn_max_items(int64_t groups, int64_t nthreads) {
+  return groups * std::max<int64_t>(nthreads, 1);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Chan's merge of (count, mean, M2) summaries.
 
-inline void bn_chan_merge(double& count, double& mean, double& m2, double count_b, double mean_b, double m2_b) {
+inline void bn_chan_merge(double& count, double& mean, double& m2, double count_b, double mean_b,
+                          double m2_b) {
   if (count_b == 0) return;
   if (count == 0) {
     count = count_b;
@@ -189,7 +193,8 @@ inline double bn_sum_lanes(const A* acc) {
   for (int j = 0; j < 8; ++j)
     partial[j] = (static_cast<double>(acc[j]) + static_cast<double>(acc[j + 8])) +
                  (static_cast<double>(acc[j + 16]) + static_cast<double>(acc[j + 24]));
-  return ((partial[0] + partial[4]) + (partial[1] + partial[5])) + ((partial[2] + partial[6]) + (partial[3] + partial[7]));
+  return ((partial[0] + partial[4]) + (partial[1] + partial[5])) +
+         ((partial[2] + partial[6]) + (partial[3] + partial[7]));
 }
 
 /// acc += x (lane j takes every bn_lanes-th value).
@@ -278,7 +283,8 @@ inline void bn_for_chunks(const BnRect& rect, F&& f) {
         f(BnRect{n, n + 1, rect.s0 + bn_split(width, pieces, k), rect.s0 + bn_split(width, pieces, k + 1)});
   } else {
     const int64_t rows = bn_chunk_elems / width;
-    for (int64_t n = rect.n0; n < rect.n1; n += rows) f(BnRect{n, std::min(n + rows, rect.n1), rect.s0, rect.s1});
+    for (int64_t n = rect.n0; n < rect.n1; n += rows)
+      f(BnRect{n, std::min(n + rows, rect.n1), rect.s0, rect.s1});
   }
 }
 
@@ -286,8 +292,8 @@ inline void bn_for_chunks(const BnRect& rect, F&& f) {
 /// pass, from L1, sums d = x - p and d^2 (in T); then mean = p + sum d / n and M2 = sum d^2 - (sum d)^2 / n
 /// in double (sum d is tiny, so nothing cancels), merged over chunks with Chan's update.
 template <class T>
-void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& rect, double& count, double& mean,
-                     double& m2) {
+void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& rect, double& count,
+                     double& mean, double& m2) {
   count = 0;
   mean = 0;
   m2 = 0;
@@ -297,7 +303,8 @@ void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& 
     const double piece_count = static_cast<double>(piece.count());
     const T pivot = static_cast<T>(bn_sum_lanes(acc) / piece_count);
     T s1[bn_lanes] = {}, s2[bn_lanes] = {};
-    bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) { bn_shifted_run(x + offset, len, pivot, s1, s2); });
+    bn_for_runs(C, S, c, piece,
+                [&](int64_t offset, int64_t len) { bn_shifted_run(x + offset, len, pivot, s1, s2); });
     const double sum1 = bn_sum_lanes(s1), sum2 = bn_sum_lanes(s2);
     const double piece_mean = static_cast<double>(pivot) + sum1 / piece_count;
     const double piece_m2 = std::max(0.0, sum2 - sum1 * (sum1 / piece_count));
@@ -308,8 +315,8 @@ void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& 
 /// sum dy and sum dy * (x - mean) over rect: per chunk, in T about p = T(mean), then in double;
 /// sum dy * (x - mean) = sum dy * (x - p) - (mean - p) * sum dy.
 template <class T>
-void bn_planar_dy_xmu(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, const BnRect& rect, double mean,
-                      double& sum_dy, double& sum_dy_xmu) {
+void bn_planar_dy_xmu(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, const BnRect& rect,
+                      double mean, double& sum_dy, double& sum_dy_xmu) {
   const T pivot = static_cast<T>(mean);
   double total_dy = 0, total_dyx = 0;
   bn_for_chunks(rect, [&](const BnRect& piece) {
@@ -390,7 +397,8 @@ inline void bn_row_dy_xmu(const T* __restrict ga, const T* __restrict gb, const 
 /// from cache, turned into the chunk's mean and M2 in double and merged channel by channel with Chan's
 /// update (every channel of a chunk has the same count). work holds 4 * C values of T.
 template <class T>
-void bn_rows_stats(const T* x, int64_t C, int64_t n0, int64_t n1, double& count, double* mean, double* m2, T* work) {
+void bn_rows_stats(const T* x, int64_t C, int64_t n0, int64_t n1, double& count, double* mean, double* m2,
+                   T* work) {
   count = 0;
   std::fill(mean, mean + C, 0.0);
   std::fill(m2, m2 + C, 0.0);
@@ -404,7 +412,8 @@ void bn_rows_stats(const T* x, int64_t C, int64_t n0, int64_t n1, double& count,
     const int64_t end = std::min(n + rows, n1);
     const double chunk_count = static_cast<double>(end - n);
     std::fill(sum, sum + C, T(0));
-    for (int64_t r = n; r < end; r += 2) bn_row_sum(x + r * C, r + 1 < end ? x + (r + 1) * C : nullptr, C, sum);
+    for (int64_t r = n; r < end; r += 2)
+      bn_row_sum(x + r * C, r + 1 < end ? x + (r + 1) * C : nullptr, C, sum);
     for (int64_t j = 0; j < C; ++j) pivot[j] = static_cast<T>(static_cast<double>(sum[j]) / chunk_count);
     std::fill(s1, s1 + C, T(0));
     std::fill(s2, s2 + C, T(0));
@@ -430,11 +439,11 @@ void bn_rows_stats(const T* x, int64_t C, int64_t n0, int64_t n1, double& count,
 }
 
 /// Per-channel sum dy and sum dy * (x - mean) over rows [n0, n1): per chunk of rows in T about
-/// p = T(mean), added to the double results; then sum dy * (x - mean) = sum dy * (x - p) - (mean - p) * sum dy.
-/// work holds 3 * C values of T.
+/// p = T(mean), added to the double results; then sum dy * (x - mean) = sum dy * (x - p) - (mean - p) * sum
+/// dy. work holds 3 * C values of T.
 template <class T>
-void bn_rows_dy_xmu(const T* dy, const T* x, int64_t C, int64_t n0, int64_t n1, const double* mean, double* sum_dy,
-                    double* sum_dy_xmu, T* work) {
+void bn_rows_dy_xmu(const T* dy, const T* x, int64_t C, int64_t n0, int64_t n1, const double* mean,
+                    double* sum_dy, double* sum_dy_xmu, T* work) {
   std::fill(sum_dy, sum_dy + C, 0.0);
   std::fill(sum_dy_xmu, sum_dy_xmu + C, 0.0);
   if (n1 <= n0) return;
@@ -449,8 +458,8 @@ void bn_rows_dy_xmu(const T* dy, const T* x, int64_t C, int64_t n0, int64_t n1, 
     std::fill(acc_dyx, acc_dyx + C, T(0));
     for (int64_t r = n; r < end; r += 2) {
       const bool pair = r + 1 < end;
-      bn_row_dy_xmu(dy + r * C, pair ? dy + (r + 1) * C : nullptr, x + r * C, pair ? x + (r + 1) * C : nullptr, C, pivot,
-                    acc_dy, acc_dyx);
+      bn_row_dy_xmu(dy + r * C, pair ? dy + (r + 1) * C : nullptr, x + r * C,
+                    pair ? x + (r + 1) * C : nullptr, C, pivot, acc_dy, acc_dyx);
     }
     for (int64_t j = 0; j < C; ++j) {
       sum_dy[j] += static_cast<double>(acc_dy[j]);
@@ -478,13 +487,14 @@ void bn_rows_dx(const T* dy, const T* x, T* dx, int64_t C, int64_t n0, int64_t n
                 const T* __restrict k_dy, const T* __restrict k_x, const T* __restrict k_c) {
   for (int64_t r = n0; r < n1; ++r) {
     const int64_t o = r * C;
-    for (int64_t j = 0; j < C; ++j) dx[o + j] = dy[o + j] * k_dy[j] + ((x[o + j] - pivot[j]) * k_x[j] + k_c[j]);
+    for (int64_t j = 0; j < C; ++j)
+      dx[o + j] = dy[o + j] * k_dy[j] + ((x[o + j] - pivot[j]) * k_x[j] + k_c[j]);
   }
 }
 
 /// Chan's merge over the threads' (count, mean[C], M2[C]) partials, for channel c, in thread order.
-inline void bn_rows_merge(const double* partial, int64_t C, int64_t nthreads, int64_t c, double& count, double& mean,
-                          double& m2) {
+inline void bn_rows_merge(const double* partial, int64_t C, int64_t nthreads, int64_t c, double& count,
+                          double& mean, double& m2) {
   count = 0;
   mean = 0;
   m2 = 0;
@@ -495,7 +505,8 @@ inline void bn_rows_merge(const double* partial, int64_t C, int64_t nthreads, in
 }
 
 /// Sums of the threads' (sum_dy[C], sum_dy_xmu[C]) partials for channel c, in thread order.
-inline void bn_rows_sum(const double* partial, int64_t C, int64_t nthreads, int64_t c, double& sum_dy, double& sum_dy_xmu) {
+inline void bn_rows_sum(const double* partial, int64_t C, int64_t nthreads, int64_t c, double& sum_dy,
+                        double& sum_dy_xmu) {
   sum_dy = 0;
   sum_dy_xmu = 0;
   for (int64_t k = 0; k < nthreads; ++k) {
@@ -529,8 +540,8 @@ struct BnDx {
 };
 
 template <class T>
-inline BnDx<T> bn_dx_constants(double mean, double invstd, const T* weight, int64_t c, double sum_dy, double sum_dy_xmu,
-                               int64_t count) {
+inline BnDx<T> bn_dx_constants(double mean, double invstd, const T* weight, int64_t c, double sum_dy,
+                               double sum_dy_xmu, int64_t count) {
   const T pivot = static_cast<T>(mean);
   const double delta = mean - static_cast<double>(pivot);
   const double k_dy = (weight ? static_cast<double>(weight[c]) : 1.0) * invstd;
@@ -543,13 +554,15 @@ inline BnDx<T> bn_dx_constants(double mean, double invstd, const T* weight, int6
 inline double bn_invstd(double m2, double count, double eps) { return 1.0 / std::sqrt(m2 / count + eps); }
 
 template <class T>
-inline void bn_update_running_one(T* running_mean, T* running_var, int64_t c, double mean, double m2, int64_t count,
-                                  double momentum) {
+inline void bn_update_running_one(T* running_mean, T* running_var, int64_t c, double mean, double m2,
+                                  int64_t count, double momentum) {
   if (running_mean)
-    running_mean[c] = static_cast<T>(momentum * mean + (1.0 - momentum) * static_cast<double>(running_mean[c]));
+    running_mean[c] =
+        static_cast<T>(momentum * mean + (1.0 - momentum) * static_cast<double>(running_mean[c]));
   if (running_var) {
     const double unbiased = m2 / static_cast<double>(count - 1);
-    running_var[c] = static_cast<T>(momentum * unbiased + (1.0 - momentum) * static_cast<double>(running_var[c]));
+    running_var[c] =
+        static_cast<T>(momentum * unbiased + (1.0 - momentum) * static_cast<double>(running_var[c]));
   }
 }
 
@@ -591,7 +604,8 @@ inline void bn_stream(int64_t total, F&& f) {
 
 /// y = (x - pivot[c]) * alpha[c] + beta[c] over the whole tensor.
 template <class T>
-void bn_affine_all(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* pivot, const T* alpha, const T* beta) {
+void bn_affine_all(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* pivot, const T* alpha,
+                   const T* beta) {
   bn_stream(N * C * S, [&](int64_t begin, int64_t end) {
     if (S == 1) {
       bn_for_row_runs(C, begin, end, [&](int64_t o, int64_t len, int64_t c0) {
@@ -624,7 +638,8 @@ void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean,
   }
   const int64_t total = N * C * S;
   if (S > 1) {
-    std::vector<double> partial(static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    std::vector<double> partial(
+        static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
     detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
@@ -653,10 +668,11 @@ void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean,
   std::vector<T> work(static_cast<size_t>(4 * C * max_threads));
   detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
     double* p = &partial[static_cast<size_t>(stride * tid)];
-    detail::bn_rows_stats(x, C, detail::bn_split(N, nthreads, tid), detail::bn_split(N, nthreads, tid + 1), p[0], p + 1,
-                          p + 1 + C, &work[static_cast<size_t>(4 * C * tid)]);
+    detail::bn_rows_stats(x, C, detail::bn_split(N, nthreads, tid), detail::bn_split(N, nthreads, tid + 1),
+                          p[0], p + 1, p + 1 + C, &work[static_cast<size_t>(4 * C * tid)]);
     detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1); c < end; ++c) {
+    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
+         c < end; ++c) {
       double count = 0;
       detail::bn_rows_merge(partial.data(), C, nthreads, c, count, mean[c], m2[c]);
     }
@@ -665,8 +681,8 @@ void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean,
 
 /// y = (x - mean[c]) * invstd[c] * weight[c] + bias[c]; weight/bias may be null (1 and 0). x may equal y.
 template <class T>
-void batch_norm_elemt(const T* x, T* y, int64_t N, int64_t C, int64_t S, const double* mean, const double* invstd,
-                      const T* weight, const T* bias) {
+void batch_norm_elemt(const T* x, T* y, int64_t N, int64_t C, int64_t S, const double* mean,
+                      const double* invstd, const T* weight, const T* bias) {
   static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
   if (C <= 0 || N * S <= 0) return;
   std::vector<T> pivot(static_cast<size_t>(C)), alpha(static_cast<size_t>(C)), beta(static_cast<size_t>(C));
@@ -684,8 +700,8 @@ void batch_norm_elemt(const T* x, T* y, int64_t N, int64_t C, int64_t S, const d
 /// count is the number of values per channel (N*S, or the global count for SyncBatchNorm); it must be
 /// > 1 for running_var (PyTorch refuses one value per channel in training before getting here).
 template <class T>
-void batch_norm_update_running(T* running_mean, T* running_var, const double* mean, const double* m2, int64_t C,
-                               int64_t count, double momentum) {
+void batch_norm_update_running(T* running_mean, T* running_var, const double* mean, const double* m2,
+                               int64_t C, int64_t count, double momentum) {
   for (int64_t c = 0; c < C; ++c)
     detail::bn_update_running_one(running_mean, running_var, c, mean[c], m2[c], count, momentum);
 }
@@ -693,12 +709,12 @@ void batch_norm_update_running(T* running_mean, T* running_var, const double* me
 /// Training forward in one call: per-channel statistics, save_mean[c] = mean,
 /// save_invstd[c] = 1/sqrt(M2/(N*S) + eps), y = (x - mean) * save_invstd * weight + bias, and the
 /// running-statistic update (skipped for a null running_mean / running_var). weight/bias may be null.
-/// Each channel (or, when S = 1, each thread's block of rows) is normalised right after its statistics, while it
-/// is still in cache. save_mean/save_invstd may not be null.
+/// Each channel (or, when S = 1, each thread's block of rows) is normalised right after its statistics, while
+/// it is still in cache. save_mean/save_invstd may not be null.
 template <class T>
-void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
-                              double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
-                              double* save_invstd) {
+void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight,
+                              const T* bias, double eps, double momentum, T* running_mean, T* running_var,
+                              double* save_mean, double* save_invstd) {
   static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
   if (C <= 0) return;
   const int64_t count = N * S;
@@ -710,7 +726,8 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
   const int64_t total = N * C * S;
   const double dcount = static_cast<double>(count);
   if (S > 1) {
-    std::vector<double> partial(static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    std::vector<double> partial(
+        static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
     detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
@@ -726,9 +743,10 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
             }
             const double invstd = detail::bn_invstd(sq, dcount, eps);
             const auto k = detail::bn_affine(mu, invstd, weight, bias, c);
-            detail::bn_for_runs(C, S, c, detail::bn_planar_part(N, S, part, parts), [&](int64_t o, int64_t len) {
-              detail::bn_affine_run(x + o, y + o, len, k.pivot, k.alpha, k.beta);
-            });
+            detail::bn_for_runs(C, S, c, detail::bn_planar_part(N, S, part, parts),
+                                [&](int64_t o, int64_t len) {
+                                  detail::bn_affine_run(x + o, y + o, len, k.pivot, k.alpha, k.beta);
+                                });
             if (part == 0) {
               save_mean[c] = mu;
               save_invstd[c] = invstd;
@@ -754,7 +772,8 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
     double* p = &partial[static_cast<size_t>(stride * tid)];
     detail::bn_rows_stats(x, C, n0, n1, p[0], p + 1, p + 1 + C, &work[static_cast<size_t>(4 * C * tid)]);
     detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1); c < end; ++c) {
+    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
+         c < end; ++c) {
       double n = 0, mu = 0, sq = 0;
       detail::bn_rows_merge(partial.data(), C, nthreads, c, n, mu, sq);
       const double invstd = detail::bn_invstd(sq, dcount, eps);
@@ -771,8 +790,9 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
   });
 }
 
-/// Eval forward, one streaming pass: y = (x - running_mean[c]) * weight[c] / sqrt(running_var[c] + eps) + bias[c].
-/// weight/bias may be null. The subtraction comes before the scaling (see the derivation at the top).
+/// Eval forward, one streaming pass: y = (x - running_mean[c]) * weight[c] / sqrt(running_var[c] + eps) +
+/// bias[c]. weight/bias may be null. The subtraction comes before the scaling (see the derivation at the
+/// top).
 template <class T>
 void batch_norm_forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
                              const T* running_var, const T* weight, const T* bias, double eps) {
@@ -780,8 +800,9 @@ void batch_norm_forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, 
   if (C <= 0 || N * S <= 0) return;
   std::vector<T> pivot(static_cast<size_t>(C)), alpha(static_cast<size_t>(C)), beta(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) {
-    const auto k = detail::bn_affine(static_cast<double>(running_mean[c]),
-                                     1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps), weight, bias, c);
+    const auto k =
+        detail::bn_affine(static_cast<double>(running_mean[c]),
+                          1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps), weight, bias, c);
     pivot[static_cast<size_t>(c)] = k.pivot;
     alpha[static_cast<size_t>(c)] = k.alpha;
     beta[static_cast<size_t>(c)] = k.beta;
@@ -801,13 +822,15 @@ void batch_norm_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, i
   if (N * S <= 0) return;
   const int64_t total = N * C * S;
   if (S > 1) {
-    std::vector<double> partial(static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    std::vector<double> partial(
+        static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
     detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
           [&](int64_t c, int64_t part, int64_t parts) {
             double* p = &partial[static_cast<size_t>(2 * (c * parts + part))];
-            detail::bn_planar_dy_xmu(dy, x, C, S, c, detail::bn_planar_part(N, S, part, parts), mean[c], p[0], p[1]);
+            detail::bn_planar_dy_xmu(dy, x, C, S, c, detail::bn_planar_part(N, S, part, parts), mean[c], p[0],
+                                     p[1]);
           },
           [&](int64_t c, int64_t part, int64_t parts) {
             if (part != 0) return;
@@ -825,26 +848,29 @@ void batch_norm_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, i
   std::vector<T> work(static_cast<size_t>(3 * C * max_threads));
   detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
     double* p = &partial[static_cast<size_t>(2 * C * tid)];
-    detail::bn_rows_dy_xmu(dy, x, C, detail::bn_split(N, nthreads, tid), detail::bn_split(N, nthreads, tid + 1), mean, p,
-                           p + C, &work[static_cast<size_t>(3 * C * tid)]);
+    detail::bn_rows_dy_xmu(dy, x, C, detail::bn_split(N, nthreads, tid),
+                           detail::bn_split(N, nthreads, tid + 1), mean, p, p + C,
+                           &work[static_cast<size_t>(3 * C * tid)]);
     detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1); c < end; ++c)
+    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
+         c < end; ++c)
       detail::bn_rows_sum(partial.data(), C, nthreads, c, sum_dy[c], sum_dy_xmu[c]);
   });
 }
 
-/// Training dx from reduced sums: dx = weight * invstd * (dy - sum_dy/count - (x - mean) * invstd^2 * sum_dy_xmu/count).
-/// weight may be null. count is the number of values per channel the sums were taken over (global for
-/// SyncBatchNorm).
+/// Training dx from reduced sums: dx = weight * invstd * (dy - sum_dy/count - (x - mean) * invstd^2 *
+/// sum_dy_xmu/count). weight may be null. count is the number of values per channel the sums were taken over
+/// (global for SyncBatchNorm).
 template <class T>
-void batch_norm_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, const double* mean,
-                               const double* invstd, const T* weight, const double* sum_dy, const double* sum_dy_xmu,
-                               int64_t count) {
+void batch_norm_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
+                               const double* mean, const double* invstd, const T* weight,
+                               const double* sum_dy, const double* sum_dy_xmu, int64_t count) {
   static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
   if (C <= 0 || N * S <= 0) return;
   std::vector<detail::BnDx<T>> k(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c)
-    k[static_cast<size_t>(c)] = detail::bn_dx_constants(mean[c], invstd[c], weight, c, sum_dy[c], sum_dy_xmu[c], count);
+    k[static_cast<size_t>(c)] =
+        detail::bn_dx_constants(mean[c], invstd[c], weight, c, sum_dy[c], sum_dy_xmu[c], count);
   if (S == 1) {
     std::vector<T> pivot(static_cast<size_t>(C)), k_dy(static_cast<size_t>(C)), k_x(static_cast<size_t>(C)),
         k_c(static_cast<size_t>(C));
@@ -856,8 +882,8 @@ void batch_norm_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_
     }
     detail::bn_stream(N * C, [&](int64_t begin, int64_t end) {
       detail::bn_for_row_runs(C, begin, end, [&](int64_t o, int64_t len, int64_t c0) {
-        detail::bn_rows_dx(dy + o, x + o, dx + o, len, 0, 1, pivot.data() + c0, k_dy.data() + c0, k_x.data() + c0,
-                           k_c.data() + c0);
+        detail::bn_rows_dx(dy + o, x + o, dx + o, len, 0, 1, pivot.data() + c0, k_dy.data() + c0,
+                           k_x.data() + c0, k_c.data() + c0);
       });
     });
     return;
@@ -878,8 +904,8 @@ void batch_norm_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_
 /// dx, grad_weight and grad_bias may each be null (not computed).
 template <class T>
 void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                         const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
-                         T* grad_bias) {
+                         const double* save_mean, const double* save_invstd, bool training, T* dx,
+                         T* grad_weight, T* grad_bias) {
   static_assert(std::is_floating_point_v<T>, "batch norm kernels take float or double");
   if (C <= 0) return;
   const int64_t count = N * S;
@@ -895,7 +921,8 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
     // Eval-mode dx only: dx = dy * weight * invstd.
     std::vector<T> zero(static_cast<size_t>(C), T(0)), scale(static_cast<size_t>(C));
     for (int64_t c = 0; c < C; ++c)
-      scale[static_cast<size_t>(c)] = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
+      scale[static_cast<size_t>(c)] =
+          static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
     detail::bn_affine_all(dy, dx, N, C, S, zero.data(), scale.data(), zero.data());
     return;
   }
@@ -904,7 +931,8 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
     if (grad_bias) grad_bias[c] = static_cast<T>(sum_dy);
   };
   if (S > 1) {
-    std::vector<double> partial(static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
+    std::vector<double> partial(
+        static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
     detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
@@ -927,10 +955,12 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
               sum_dy_xmu += partial[static_cast<size_t>(2 * (c * parts + k) + 1)];
             }
             if (training && dx) {
-              const auto k = detail::bn_dx_constants(save_mean[c], save_invstd[c], weight, c, sum_dy, sum_dy_xmu, count);
-              detail::bn_for_runs(C, S, c, detail::bn_planar_part(N, S, part, parts), [&](int64_t o, int64_t len) {
-                detail::bn_dx_run(dy + o, x + o, dx + o, len, k.pivot, k.k_dy, k.k_x, k.k_c);
-              });
+              const auto k =
+                  detail::bn_dx_constants(save_mean[c], save_invstd[c], weight, c, sum_dy, sum_dy_xmu, count);
+              detail::bn_for_runs(
+                  C, S, c, detail::bn_planar_part(N, S, part, parts), [&](int64_t o, int64_t len) {
+                    detail::bn_dx_run(dy + o, x + o, dx + o, len, k.pivot, k.k_dy, k.k_x, k.k_c);
+                  });
             }
             if (part == 0) write_grads(c, sum_dy, sum_dy_xmu);
           });
@@ -949,18 +979,21 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
   T* k_c = k_x + C;
   const bool eval_dx = !training && dx;
   if (eval_dx)
-    for (int64_t c = 0; c < C; ++c) k_dy[c] = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
+    for (int64_t c = 0; c < C; ++c)
+      k_dy[c] = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
   detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
     const int64_t n0 = detail::bn_split(N, nthreads, tid), n1 = detail::bn_split(N, nthreads, tid + 1);
     double* p = &partial[static_cast<size_t>(2 * C * tid)];
     detail::bn_rows_dy_xmu(dy, x, C, n0, n1, save_mean, p, p + C, &work[static_cast<size_t>(3 * C * tid)]);
     if (eval_dx) detail::bn_rows_affine(dy, dx, C, n0, n1, pivot, k_dy, pivot);  // pivot is all zeros here
     detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1); c < end; ++c) {
+    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
+         c < end; ++c) {
       double sum_dy = 0, sum_dy_xmu = 0;
       detail::bn_rows_sum(partial.data(), C, nthreads, c, sum_dy, sum_dy_xmu);
       if (training && dx) {
-        const auto a = detail::bn_dx_constants(save_mean[c], save_invstd[c], weight, c, sum_dy, sum_dy_xmu, count);
+        const auto a =
+            detail::bn_dx_constants(save_mean[c], save_invstd[c], weight, c, sum_dy, sum_dy_xmu, count);
         pivot[c] = a.pivot;
         k_dy[c] = a.k_dy;
         k_x[c] = a.k_x;

@@ -1,6 +1,7 @@
 // CPU kernels of 2-D convolution (dilation 1, groups 1) on contiguous NCHW data: im2col / col2im and
 // the forward and backward passes as Eigen GEMMs over blocks of images, the batch split into parallel chunks.
-// Raw pointers and sizes only; nothing here knows about tensors or autograd. Depends on Eigen/Core, loops.hpp.
+// Raw pointers and sizes only; nothing here knows about tensors or autograd. Depends on Eigen/Core,
+// loops.hpp.
 #pragma once
 
 #include <Eigen/Core>
@@ -86,7 +87,8 @@ void im2col(const T* x, const Conv2dGeometry& g, T* col, int64_t ld) {
           const int64_t shift = j - g.PW;  // iw = ow * SW + shift
           std::fill(row, row + ow_begin, T(0));
           if (g.SW == 1)
-            std::memcpy(row + ow_begin, src + ow_begin + shift, sizeof(T) * static_cast<size_t>(ow_end - ow_begin));
+            std::memcpy(row + ow_begin, src + ow_begin + shift,
+                        sizeof(T) * static_cast<size_t>(ow_end - ow_begin));
           else
             for (int64_t ow = ow_begin; ow < ow_end; ++ow) row[ow] = src[ow * g.SW + shift];
           std::fill(row + ow_end, row + g.OW, T(0));
@@ -141,7 +143,8 @@ template <class T>
 int64_t conv_images_per_gemm(const Conv2dGeometry& g) {
   const int64_t L = std::max<int64_t>(1, g.L()), K = std::max<int64_t>(1, g.K());
   const int64_t by_columns = std::max<int64_t>(1, 1024 / L);
-  const int64_t by_cache = std::max<int64_t>(1, (int64_t(1) << 20) / (K * L * static_cast<int64_t>(sizeof(T))));
+  const int64_t by_cache =
+      std::max<int64_t>(1, (int64_t(1) << 20) / (K * L * static_cast<int64_t>(sizeof(T))));
   return std::max<int64_t>(1, std::min({by_columns, by_cache, g.N}));
 }
 
@@ -157,13 +160,15 @@ namespace detail {
 #endif
 
 /// Copies one image's C planes into the interior of `buf` (C planes of (H + 2 PH) x (W + 2 PW) whose borders
-/// are already zero and stay so) and returns buf: the direct kernels read padded images without bounds checks.
+/// are already zero and stay so) and returns buf: the direct kernels read padded images without bounds
+/// checks.
 template <class T, class U>
 const U* padded_image(const T* image, const Conv2dGeometry& g, U* buf) {
   const int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t h = 0; h < g.H; ++h)
-      std::copy(image + (c * g.H + h) * g.W, image + (c * g.H + h + 1) * g.W, buf + (c * HP + h + g.PH) * WP + g.PW);
+      std::copy(image + (c * g.H + h) * g.W, image + (c * g.H + h + 1) * g.W,
+                buf + (c * HP + h + g.PH) * WP + g.PW);
   return buf;
 }
 
@@ -173,7 +178,8 @@ const U* padded_image(const T* image, const Conv2dGeometry& g, U* buf) {
 template <class T>
 bool use_direct_forward(const Conv2dGeometry& g) {
   const int64_t padded = g.C * (g.H + 2 * g.PH) * (g.W + 2 * g.PW);
-  return g.SH == 1 && g.SW == 1 && g.K() <= 256 && padded * static_cast<int64_t>(sizeof(T)) <= (int64_t(1) << 16);
+  return g.SH == 1 && g.SW == 1 && g.K() <= 256 &&
+         padded * static_cast<int64_t>(sizeof(T)) <= (int64_t(1) << 16);
 }
 
 /// Eigen's SIMD packet of T for this build (Packet8f with AVX, Packet16f with AVX-512, T itself without
@@ -314,10 +320,17 @@ void weight_grad_channels(const DirectWeightGrad<T>& d, P* acc, int64_t o0) {
   int64_t k0 = 0;
   for (; k0 + 4 <= d.K; k0 += 4) weight_grad_tile<OB, 4, P>(d, acc, o0, k0);
   switch (d.K - k0) {
-    case 1: weight_grad_tile<OB, 1, P>(d, acc, o0, k0); break;
-    case 2: weight_grad_tile<OB, 2, P>(d, acc, o0, k0); break;
-    case 3: weight_grad_tile<OB, 3, P>(d, acc, o0, k0); break;
-    default: break;
+    case 1:
+      weight_grad_tile<OB, 1, P>(d, acc, o0, k0);
+      break;
+    case 2:
+      weight_grad_tile<OB, 2, P>(d, acc, o0, k0);
+      break;
+    case 3:
+      weight_grad_tile<OB, 3, P>(d, acc, o0, k0);
+      break;
+    default:
+      break;
   }
 }
 
@@ -327,10 +340,17 @@ void weight_grad_image(const DirectWeightGrad<T>& d, P* acc) {
   int64_t o0 = 0;
   for (; o0 + 4 <= d.O; o0 += 4) weight_grad_channels<4, P>(d, acc, o0);
   switch (d.O - o0) {
-    case 1: weight_grad_channels<1, P>(d, acc, o0); break;
-    case 2: weight_grad_channels<2, P>(d, acc, o0); break;
-    case 3: weight_grad_channels<3, P>(d, acc, o0); break;
-    default: break;
+    case 1:
+      weight_grad_channels<1, P>(d, acc, o0);
+      break;
+    case 2:
+      weight_grad_channels<2, P>(d, acc, o0);
+      break;
+    case 3:
+      weight_grad_channels<3, P>(d, acc, o0);
+      break;
+    default:
+      break;
   }
 }
 
@@ -339,7 +359,8 @@ void weight_grad_image(const DirectWeightGrad<T>& d, P* acc) {
 /// columns past the last whole packet of a row), reduced once at its end; the chunk results are then
 /// added in chunk order, so the result does not depend on the thread count's scheduling.
 template <class P, class T>
-void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g, T* grad_weight, T* grad_bias) {
+void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g, T* grad_weight,
+                               T* grad_bias) {
   using namespace Eigen::internal;
   constexpr int64_t S = packet_size<P>;
   const int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW, K = g.K(), L = g.L();
@@ -347,7 +368,8 @@ void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g,
   std::vector<int64_t> tap(static_cast<size_t>(K));
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.KH; ++i)
-      for (int64_t j = 0; j < g.KW; ++j) tap[static_cast<size_t>((c * g.KH + i) * g.KW + j)] = (c * HP + i) * WP + j;
+      for (int64_t j = 0; j < g.KW; ++j)
+        tap[static_cast<size_t>((c * g.KH + i) * g.KW + j)] = (c * HP + i) * WP + j;
   const int64_t packed_cols = g.OW / S * S;  // columns covered by whole packets in every row
   std::vector<int64_t> dy_at, x_at;
   for (int64_t oh = 0; oh < g.OH; ++oh)
@@ -356,7 +378,8 @@ void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g,
       x_at.push_back(oh * WP + ow0);
     }
   const int64_t chunks = conv_chunks(g);
-  std::vector<T> partial_w(static_cast<size_t>(chunks * g.O * K), T(0)), partial_b(static_cast<size_t>(chunks * g.O), T(0));
+  std::vector<T> partial_w(static_cast<size_t>(chunks * g.O * K), T(0)),
+      partial_b(static_cast<size_t>(chunks * g.O), T(0));
   parallel_for(chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
     std::vector<T> image_buf(padded ? static_cast<size_t>(g.C * HP * WP) : 0, T(0));
     std::vector<P> acc(static_cast<size_t>(g.O * K), pset1<P>(T(0)));
@@ -369,10 +392,10 @@ void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g,
         const T* dimage = dy + n * g.O * L;
         if (padded) image = padded_image(image, g, image_buf.data());
         if (grad_weight) {
-          if (packed_cols > 0) weight_grad_image<P>(
-                DirectWeightGrad<T>{image, dimage, tap.data(), dy_at.data(), x_at.data(),
-                                    static_cast<int64_t>(dy_at.size()), K, L, g.O},
-                acc.data());
+          if (packed_cols > 0)
+            weight_grad_image<P>(DirectWeightGrad<T>{image, dimage, tap.data(), dy_at.data(), x_at.data(),
+                                                     static_cast<int64_t>(dy_at.size()), K, L, g.O},
+                                 acc.data());
           if (packed_cols < g.OW)  // the columns past the last whole packet, scalar
             for (int64_t o = 0; o < g.O; ++o)
               for (int64_t k = 0; k < K; ++k) {
@@ -384,7 +407,8 @@ void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g,
               }
         }
         if (grad_bias)  // Eigen's row sums run vectorised with several accumulators (no serial add chain)
-          Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(pb, g.O) += ConstRowMap<T>(dimage, g.O, L).rowwise().sum();
+          Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>(pb, g.O) +=
+              ConstRowMap<T>(dimage, g.O, L).rowwise().sum();
       }
       if (grad_weight)
         for (int64_t ok = 0; ok < g.O * K; ++ok) pw[ok] += predux(acc[static_cast<size_t>(ok)]);
@@ -393,7 +417,8 @@ void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g,
   if (grad_weight) {
     std::fill(grad_weight, grad_weight + g.O * K, T(0));
     for (int64_t chunk = 0; chunk < chunks; ++chunk)
-      for (int64_t ok = 0; ok < g.O * K; ++ok) grad_weight[ok] += partial_w[static_cast<size_t>(chunk * g.O * K + ok)];
+      for (int64_t ok = 0; ok < g.O * K; ++ok)
+        grad_weight[ok] += partial_w[static_cast<size_t>(chunk * g.O * K + ok)];
   }
   if (grad_bias) {
     std::fill(grad_bias, grad_bias + g.O, T(0));
@@ -412,9 +437,12 @@ bool use_direct_weight_grad(const Conv2dGeometry& g) {
 /// Picks the packet for the direct weight gradient: the full packet when rows hold whole full packets,
 /// else the half packet (more rows vectorised, fewer scalar columns).
 template <class T>
-void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g, T* grad_weight, T* grad_bias) {
-  if (g.OW % packet_size<FullPacket<T>> == 0) conv2d_weight_grad_direct<FullPacket<T>>(x, dy, g, grad_weight, grad_bias);
-  else conv2d_weight_grad_direct<HalfPacket<T>>(x, dy, g, grad_weight, grad_bias);
+void conv2d_weight_grad_direct(const T* x, const T* dy, const Conv2dGeometry& g, T* grad_weight,
+                               T* grad_bias) {
+  if (g.OW % packet_size<FullPacket<T>> == 0)
+    conv2d_weight_grad_direct<FullPacket<T>>(x, dy, g, grad_weight, grad_bias);
+  else
+    conv2d_weight_grad_direct<HalfPacket<T>>(x, dy, g, grad_weight, grad_bias);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -427,14 +455,29 @@ void direct_image(const DirectConv<T>& d) {
   int64_t o0 = 0;
   for (; o0 + 8 <= d.O; o0 += 8) direct_channels<8>(d, o0);
   switch (d.O - o0) {
-    case 1: direct_channels<1>(d, o0); break;
-    case 2: direct_channels<2>(d, o0); break;
-    case 3: direct_channels<3>(d, o0); break;
-    case 4: direct_channels<4>(d, o0); break;
-    case 5: direct_channels<5>(d, o0); break;
-    case 6: direct_channels<6>(d, o0); break;
-    case 7: direct_channels<7>(d, o0); break;
-    default: break;
+    case 1:
+      direct_channels<1>(d, o0);
+      break;
+    case 2:
+      direct_channels<2>(d, o0);
+      break;
+    case 3:
+      direct_channels<3>(d, o0);
+      break;
+    case 4:
+      direct_channels<4>(d, o0);
+      break;
+    case 5:
+      direct_channels<5>(d, o0);
+      break;
+    case 6:
+      direct_channels<6>(d, o0);
+      break;
+    case 7:
+      direct_channels<7>(d, o0);
+      break;
+    default:
+      break;
   }
 }
 
@@ -461,14 +504,18 @@ void conv2d_forward_direct(const T* x, const T* weight, const T* bias, T* y, con
     for (int64_t n = begin; n < end; ++n) {
       const T* source = x + n * g.C * g.H * g.W;
       const Acc* image;
-      if constexpr (widened) image = padded_image(source, g, image_buf.data());
-      else image = padded ? padded_image(source, g, image_buf.data()) : source;
+      if constexpr (widened)
+        image = padded_image(source, g, image_buf.data());
+      else
+        image = padded ? padded_image(source, g, image_buf.data()) : source;
       T* out = y + n * g.O * g.L();
       Acc* acc_out;
-      if constexpr (widened) acc_out = out_buf.data();
-      else acc_out = out;
-      direct_image(DirectConv<Acc>{image, wt.data(), bias ? wide_bias.data() : nullptr, acc_out, g.C, HP, WP, g.KH,
-                                   g.KW, g.O, g.OH, g.OW});
+      if constexpr (widened)
+        acc_out = out_buf.data();
+      else
+        acc_out = out;
+      direct_image(DirectConv<Acc>{image, wt.data(), bias ? wide_bias.data() : nullptr, acc_out, g.C, HP, WP,
+                                   g.KH, g.KW, g.O, g.OH, g.OW});
       if constexpr (widened) std::copy(out_buf.begin(), out_buf.end(), out);
     }
   });
@@ -490,13 +537,17 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
       const int64_t n_end = g.N * (chunk + 1) / chunks;
       for (int64_t n0 = g.N * chunk / chunks; n0 < n_end; n0 += per_gemm) {
         const int64_t count = std::min(per_gemm, n_end - n0), cols = count * L;
-        for (int64_t b = 0; b < count; ++b) im2col(x + (n0 + b) * g.C * g.H * g.W, g, col.data() + b * L, cols);
+        for (int64_t b = 0; b < count; ++b)
+          im2col(x + (n0 + b) * g.C * g.H * g.W, g, col.data() + b * L, cols);
         detail::RowMap<T> block(out_block.data(), g.O, cols);
         block.noalias() = w * detail::RowMap<T>(col.data(), K, cols);
         for (int64_t b = 0; b < count; ++b) {
           detail::RowMap<T> out(y + (n0 + b) * g.O * L, g.O, L);
-          if (bias) out = block.middleCols(b * L, L).colwise() + Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, g.O);
-          else out = block.middleCols(b * L, L);
+          if (bias)
+            out = block.middleCols(b * L, L).colwise() +
+                  Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, g.O);
+          else
+            out = block.middleCols(b * L, L);
         }
       }
     }
@@ -505,7 +556,8 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
 
 /// Gradients of conv2d_forward for dy (N, O, OH, OW); each output pointer may be null (not needed). With
 /// dY' and col' the side-by-side blocks of several images as in the forward:
-///   grad_weight = sum over blocks of dY' col'^T,  grad_bias = row sums of dY',  grad_input = col2im(W^T dY').
+///   grad_weight = sum over blocks of dY' col'^T,  grad_bias = row sums of dY',  grad_input = col2im(W^T
+///   dY').
 /// Weight and bias gradients are summed per chunk, then the chunk partials are added in order.
 template <class T>
 void conv2d_backward(const T* x, const T* weight, const T* dy, const Conv2dGeometry& g, T* grad_input,
@@ -534,8 +586,10 @@ void conv2d_backward(const T* x, const T* weight, const T* dy, const Conv2dGeome
         for (int64_t b = 0; b < count; ++b)
           dout.middleCols(b * L, L) = detail::ConstRowMap<T>(dy + (n0 + b) * g.O * L, g.O, L);
         if (grad_weight) {
-          for (int64_t b = 0; b < count; ++b) im2col(x + (n0 + b) * g.C * g.H * g.W, g, col.data() + b * L, cols);
-          partial_weight[static_cast<size_t>(chunk)].noalias() += dout * detail::RowMap<T>(col.data(), K, cols).transpose();
+          for (int64_t b = 0; b < count; ++b)
+            im2col(x + (n0 + b) * g.C * g.H * g.W, g, col.data() + b * L, cols);
+          partial_weight[static_cast<size_t>(chunk)].noalias() +=
+              dout * detail::RowMap<T>(col.data(), K, cols).transpose();
         }
         if (grad_bias) partial_bias[static_cast<size_t>(chunk)] += dout.rowwise().sum();
         if (grad_input) {

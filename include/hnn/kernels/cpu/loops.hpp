@@ -24,7 +24,7 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
   int threads = omp_get_max_threads();
   if (n > grain && threads > 1 && !omp_in_parallel()) {
     int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static)
+#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static)
     for (int64_t c = 0; c < chunks; ++c) {
       int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
       if (begin < end) fn(begin, end);
@@ -68,8 +68,8 @@ void coalesce_dims(std::vector<int64_t>& sizes, std::vector<std::array<int64_t, 
 
 /// Computes out[i] = op(a[...]) over `shape` where `out` is contiguous and `a` has the given strides.
 template <class TOut, class TA, class Op>
-void unary_strided(TOut* out, const TA* a, const std::vector<int64_t>& shape, const std::vector<int64_t>& a_strides,
-                   Op op) {
+void unary_strided(TOut* out, const TA* a, const std::vector<int64_t>& shape,
+                   const std::vector<int64_t>& a_strides, Op op) {
   // No element, nothing to do; and an empty tensor may have no storage, so no pointer arithmetic on it
   // either (a (5, 0) tensor would otherwise step a null pointer by its outer strides).
   if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;
@@ -87,23 +87,24 @@ void unary_strided(TOut* out, const TA* a, const std::vector<int64_t>& shape, co
   int64_t outer = 1;
   for (size_t i = 0; i + 1 < sizes.size(); ++i) outer *= sizes[i];
   const size_t nd = sizes.size();
-  parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t o = begin; o < end; ++o) {
-      int64_t rem = o, off_a = 0;
-      for (size_t d = nd - 1; d-- > 0;) {
-        int64_t idx = rem % sizes[d];
-        rem /= sizes[d];
-        off_a += idx * strides[d][1];
-      }
-      TOut* po = out + o * inner;
-      const TA* pa = a + off_a;
-      if (sa == 1) {
-        for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i]);
-      } else {
-        for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i * sa]);
-      }
-    }
-  });
+  parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t o = begin; o < end; ++o) {
+                   int64_t rem = o, off_a = 0;
+                   for (size_t d = nd - 1; d-- > 0;) {
+                     int64_t idx = rem % sizes[d];
+                     rem /= sizes[d];
+                     off_a += idx * strides[d][1];
+                   }
+                   TOut* po = out + o * inner;
+                   const TA* pa = a + off_a;
+                   if (sa == 1) {
+                     for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i]);
+                   } else {
+                     for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i * sa]);
+                   }
+                 }
+               });
 }
 
 /// Computes out[i] = op(a[...], b[...]) over `shape`: `out` contiguous, a and b with broadcast strides
@@ -126,31 +127,32 @@ void binary_strided(TOut* out, const TA* a, const TB* b, const std::vector<int64
   int64_t outer = 1;
   for (size_t i = 0; i + 1 < sizes.size(); ++i) outer *= sizes[i];
   const size_t nd = sizes.size();
-  parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)), [&](int64_t begin, int64_t end) {
-    for (int64_t o = begin; o < end; ++o) {
-      int64_t rem = o, off_a = 0, off_b = 0;
-      for (size_t d = nd - 1; d-- > 0;) {
-        int64_t idx = rem % sizes[d];
-        rem /= sizes[d];
-        off_a += idx * strides[d][1];
-        off_b += idx * strides[d][2];
-      }
-      TOut* po = out + o * inner;
-      const TA* pa = a + off_a;
-      const TB* pb = b + off_b;
-      if (sa == 1 && sb == 1) {
-        for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i], pb[i]);
-      } else if (sa == 1 && sb == 0) {
-        const TB vb = *pb;
-        for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i], vb);
-      } else if (sa == 0 && sb == 1) {
-        const TA va = *pa;
-        for (int64_t i = 0; i < inner; ++i) po[i] = op(va, pb[i]);
-      } else {
-        for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i * sa], pb[i * sb]);
-      }
-    }
-  });
+  parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t o = begin; o < end; ++o) {
+                   int64_t rem = o, off_a = 0, off_b = 0;
+                   for (size_t d = nd - 1; d-- > 0;) {
+                     int64_t idx = rem % sizes[d];
+                     rem /= sizes[d];
+                     off_a += idx * strides[d][1];
+                     off_b += idx * strides[d][2];
+                   }
+                   TOut* po = out + o * inner;
+                   const TA* pa = a + off_a;
+                   const TB* pb = b + off_b;
+                   if (sa == 1 && sb == 1) {
+                     for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i], pb[i]);
+                   } else if (sa == 1 && sb == 0) {
+                     const TB vb = *pb;
+                     for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i], vb);
+                   } else if (sa == 0 && sb == 1) {
+                     const TA va = *pa;
+                     for (int64_t i = 0; i < inner; ++i) po[i] = op(va, pb[i]);
+                   } else {
+                     for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i * sa], pb[i * sb]);
+                   }
+                 }
+               });
 }
 
 }  // namespace hnn::kernels::cpu

@@ -66,7 +66,8 @@ struct ExpRange<double> {
 template <class T>
 void exp(const T* x, T* y, int64_t n) {
   ArrayMap<T>(y, n) = ConstArrayMap<T>(x, n).exp();
-  detail::fix_outside(x, y, n, detail::ExpRange<T>::lo, detail::ExpRange<T>::hi, [](T v) { return std::exp(v); });
+  detail::fix_outside(x, y, n, detail::ExpRange<T>::lo, detail::ExpRange<T>::hi,
+                      [](T v) { return std::exp(v); });
 }
 
 /// y = log(x).
@@ -85,18 +86,24 @@ void sqrt(const T* x, T* y, int64_t n) {
 #if defined(__AVX512F__)
   constexpr int64_t width = 64 / sizeof(T);
   for (; i + width <= n; i += width)
-    if constexpr (std::is_same_v<T, float>) _mm512_storeu_ps(y + i, _mm512_sqrt_ps(_mm512_loadu_ps(x + i)));
-    else _mm512_storeu_pd(y + i, _mm512_sqrt_pd(_mm512_loadu_pd(x + i)));
+    if constexpr (std::is_same_v<T, float>)
+      _mm512_storeu_ps(y + i, _mm512_sqrt_ps(_mm512_loadu_ps(x + i)));
+    else
+      _mm512_storeu_pd(y + i, _mm512_sqrt_pd(_mm512_loadu_pd(x + i)));
 #elif defined(__AVX__)
   constexpr int64_t width = 32 / sizeof(T);
   for (; i + width <= n; i += width)
-    if constexpr (std::is_same_v<T, float>) _mm256_storeu_ps(y + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
-    else _mm256_storeu_pd(y + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
+    if constexpr (std::is_same_v<T, float>)
+      _mm256_storeu_ps(y + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+    else
+      _mm256_storeu_pd(y + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
 #elif defined(__SSE2__)
   constexpr int64_t width = 16 / sizeof(T);
   for (; i + width <= n; i += width)
-    if constexpr (std::is_same_v<T, float>) _mm_storeu_ps(y + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
-    else _mm_storeu_pd(y + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+    if constexpr (std::is_same_v<T, float>)
+      _mm_storeu_ps(y + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
+    else
+      _mm_storeu_pd(y + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
 #endif
   for (; i < n; ++i) y[i] = std::sqrt(x[i]);
 }

@@ -152,9 +152,11 @@ void max_pool2d_forward(const T* x, T* y, int64_t* indices, const Pool2dGeometry
       T* out = y + p * g.OH * g.OW;
       int64_t* idx = indices + p * g.OH * g.OW;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const int64_t hs = std::max<int64_t>(oh * g.SH - g.PH, 0), he = std::min(oh * g.SH - g.PH + g.KH, g.H);
+        const int64_t hs = std::max<int64_t>(oh * g.SH - g.PH, 0),
+                      he = std::min(oh * g.SH - g.PH + g.KH, g.H);
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const int64_t ws = std::max<int64_t>(ow * g.SW - g.PW, 0), we = std::min(ow * g.SW - g.PW + g.KW, g.W);
+          const int64_t ws = std::max<int64_t>(ow * g.SW - g.PW, 0),
+                        we = std::min(ow * g.SW - g.PW + g.KW, g.W);
           int64_t best = hs * g.W + ws;
           T best_value = -std::numeric_limits<T>::infinity();
           bool saw_nan = false;

@@ -116,7 +116,8 @@ __device__ __forceinline__ void split_index(Index u, Index per_row, Index& row, 
 
 template <class T, int V, class Index>
 __global__ void __launch_bounds__(block_threads)
-    bn_stats_planar(const T* __restrict__ x, Index N, Index C, Index S, int splits, Welford* __restrict__ partial) {
+    bn_stats_planar(const T* __restrict__ x, Index N, Index C, Index S, int splits,
+                    Welford* __restrict__ partial) {
   __shared__ Welford shared[32];
   const Index c = blockIdx.x;
   const Index per_row = S / V, units = N * per_row;
@@ -136,8 +137,8 @@ __global__ void __launch_bounds__(block_threads)
 
 template <class T, int V, class Index>
 __global__ void __launch_bounds__(block_threads)
-    bn_dy_sums_planar(const T* __restrict__ dy, const T* __restrict__ x, Index N, Index C, Index S, int splits,
-                      const double* __restrict__ mean, DySums* __restrict__ partial) {
+    bn_dy_sums_planar(const T* __restrict__ dy, const T* __restrict__ x, Index N, Index C, Index S,
+                      int splits, const double* __restrict__ mean, DySums* __restrict__ partial) {
   __shared__ DySums shared[32];
   const Index c = blockIdx.x;
   const Index per_row = S / V, units = N * per_row;
@@ -172,8 +173,9 @@ inline constexpr int column_tile = 32;
 inline constexpr int column_rows = 8;
 
 template <class T>
-__global__ void __launch_bounds__(column_tile * column_rows)
-    bn_stats_columns(const T* __restrict__ x, int64_t N, int64_t width, int splits, Welford* __restrict__ partial) {
+__global__ void __launch_bounds__(column_tile* column_rows)
+    bn_stats_columns(const T* __restrict__ x, int64_t N, int64_t width, int splits,
+                     Welford* __restrict__ partial) {
   __shared__ Welford shared[column_rows][column_tile + 1];
   const int64_t j = static_cast<int64_t>(blockIdx.x) * column_tile + threadIdx.x;
   const int64_t n0 = N * blockIdx.y / splits, n1 = N * (blockIdx.y + 1) / splits;
@@ -197,7 +199,7 @@ __global__ void __launch_bounds__(column_tile * column_rows)
 }
 
 template <class T>
-__global__ void __launch_bounds__(column_tile * column_rows)
+__global__ void __launch_bounds__(column_tile* column_rows)
     bn_dy_sums_columns(const T* __restrict__ dy, const T* __restrict__ x, int64_t N, int64_t width, int64_t S,
                        int splits, const double* __restrict__ mean, DySums* __restrict__ partial) {
   __shared__ DySums shared[column_rows][column_tile + 1];
@@ -248,9 +250,9 @@ __device__ __forceinline__ void write_affine(T* consts, int64_t C, int64_t c, do
 /// Writes count/mean/M2 instead (stats_only) for batch_norm_stats.
 template <class T>
 __global__ void bn_finalize_stats(const Welford* __restrict__ partial, int64_t C, int64_t P, double eps,
-                                  double momentum, const T* weight, const T* bias, T* running_mean, T* running_var,
-                                  double* save_mean, double* save_invstd, T* consts, double* out_count,
-                                  double* out_m2) {
+                                  double momentum, const T* weight, const T* bias, T* running_mean,
+                                  T* running_var, double* save_mean, double* save_invstd, T* consts,
+                                  double* out_count, double* out_m2) {
   const int64_t c = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   if (c >= C) return;  // whole warps leave together: blockDim.x is a multiple of 32
   const Welford s = warp_merge_partials(partial, c, P);
@@ -265,10 +267,11 @@ __global__ void bn_finalize_stats(const Welford* __restrict__ partial, int64_t C
   save_mean[c] = s.mean;
   save_invstd[c] = invstd;
   if (running_mean)
-    running_mean[c] = static_cast<T>(momentum * s.mean + (1.0 - momentum) * static_cast<double>(running_mean[c]));
+    running_mean[c] =
+        static_cast<T>(momentum * s.mean + (1.0 - momentum) * static_cast<double>(running_mean[c]));
   if (running_var)
-    running_var[c] =
-        static_cast<T>(momentum * (s.m2 / (s.n - 1.0)) + (1.0 - momentum) * static_cast<double>(running_var[c]));
+    running_var[c] = static_cast<T>(momentum * (s.m2 / (s.n - 1.0)) +
+                                    (1.0 - momentum) * static_cast<double>(running_var[c]));
   write_affine(consts, C, c, s.mean, invstd, weight, bias);
 }
 
@@ -339,8 +342,8 @@ __global__ void __launch_bounds__(block_threads)
 /// dx = dy * k_dy[c] + ((x - pivot[c]) * k_x[c] + k_c[c]).
 template <class T, int V, class Index>
 __global__ void __launch_bounds__(block_threads)
-    bn_dx(const T* __restrict__ dy, const T* __restrict__ x, T* __restrict__ dx, Index vectors, Index per_plane,
-          Index C, const T* __restrict__ consts) {
+    bn_dx(const T* __restrict__ dy, const T* __restrict__ x, T* __restrict__ dx, Index vectors,
+          Index per_plane, Index C, const T* __restrict__ consts) {
   for (Index i = blockIdx.x * blockDim.x + threadIdx.x; i < vectors; i += gridDim.x * blockDim.x) {
     const Index c = (i / per_plane) % C;
     const T pivot = consts[c], k_dy = consts[C + c], k_x = consts[2 * C + c], k_c = consts[3 * C + c];

@@ -16,7 +16,8 @@ using hnn::cuda::launch::ScalarOp;
 using hnn::cuda::launch::StridedGeometry;
 
 /// Element offset of linear index i (row-major over g.sizes) for the given strides.
-__device__ __forceinline__ int64_t strided_offset(int64_t i, const StridedGeometry& g, const int64_t* strides) {
+__device__ __forceinline__ int64_t strided_offset(int64_t i, const StridedGeometry& g,
+                                                  const int64_t* strides) {
   int64_t offset = 0;
   for (int d = g.ndim - 1; d >= 0; --d) {
     const int64_t size = g.sizes[d];
@@ -29,55 +30,78 @@ __device__ __forceinline__ int64_t strided_offset(int64_t i, const StridedGeomet
 
 template <class T>
 __global__ void fill_kernel(T* dst, int64_t n, T value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     dst[i] = value;
 }
 
 template <class TOut, class TIn>
 __global__ void copy_kernel(TOut* dst, const TIn* src, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     dst[i] = static_cast<TOut>(src[i]);
 }
 
 template <class TOut, class TIn>
 __global__ void copy_strided_kernel(TOut* dst, const TIn* src, int64_t n, StridedGeometry g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     dst[strided_offset(i, g, g.out_strides)] = static_cast<TOut>(src[strided_offset(i, g, g.a_strides)]);
 }
 
 template <class T>
 __device__ __forceinline__ T apply_binary(BinaryOp op, T a, T b) {
   switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    default: return a / b;
+    case BinaryOp::add:
+      return a + b;
+    case BinaryOp::sub:
+      return a - b;
+    case BinaryOp::mul:
+      return a * b;
+    default:
+      return a / b;
   }
 }
 
 template <class T>
 __global__ void binary_kernel(BinaryOp op, T* out, const T* a, const T* b, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     out[i] = apply_binary(op, a[i], b[i]);
 }
 
 template <class T>
-__global__ void binary_strided_kernel(BinaryOp op, T* out, const T* a, const T* b, int64_t n, StridedGeometry g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+__global__ void binary_strided_kernel(BinaryOp op, T* out, const T* a, const T* b, int64_t n,
+                                      StridedGeometry g) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     out[i] = apply_binary(op, a[strided_offset(i, g, g.a_strides)], b[strided_offset(i, g, g.b_strides)]);
 }
 
 template <class T>
 __global__ void scalar_kernel(ScalarOp op, T* out, const T* a, int64_t n, T s) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const T v = a[i];
     switch (op) {
-      case ScalarOp::add: out[i] = v + s; break;
-      case ScalarOp::mul: out[i] = v * s; break;
-      case ScalarOp::div: out[i] = v / s; break;
-      case ScalarOp::rsub: out[i] = s - v; break;
-      case ScalarOp::rdiv: out[i] = s / v; break;
-      default: out[i] = -v; break;
+      case ScalarOp::add:
+        out[i] = v + s;
+        break;
+      case ScalarOp::mul:
+        out[i] = v * s;
+        break;
+      case ScalarOp::div:
+        out[i] = v / s;
+        break;
+      case ScalarOp::rsub:
+        out[i] = s - v;
+        break;
+      case ScalarOp::rdiv:
+        out[i] = s / v;
+        break;
+      default:
+        out[i] = -v;
+        break;
     }
   }
 }
@@ -95,7 +119,8 @@ __global__ void sum_rows_partial_kernel(const T* in, int64_t inner, int splits, 
   const int64_t row = blockIdx.x;
   const int64_t begin = inner * blockIdx.y / splits, end = inner * (blockIdx.y + 1) / splits;
   Acc acc = 0;
-  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) acc += static_cast<Acc>(in[row * inner + j]);
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x)
+    acc += static_cast<Acc>(in[row * inner + j]);
   shared[threadIdx.x] = acc;
   __syncthreads();
   for (int width = blockDim.x / 2; width > 0; width /= 2) {
@@ -108,7 +133,8 @@ __global__ void sum_rows_partial_kernel(const T* in, int64_t inner, int splits, 
 /// out[row] = sum of the row's `splits` partials, in a fixed order (deterministic).
 template <class T>
 __global__ void sum_rows_finish_kernel(const sum_acc_t<T>* partial, int64_t outer, int splits, T* out) {
-  for (int64_t row = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; row < outer; row += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t row = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; row < outer;
+       row += int64_t(gridDim.x) * blockDim.x) {
     sum_acc_t<T> acc = 0;
     for (int k = 0; k < splits; ++k) acc += partial[row * splits + k];
     out[row] = static_cast<T>(acc);

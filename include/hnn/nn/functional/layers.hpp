@@ -24,9 +24,9 @@ namespace hnn::nn {
 class IntPair {
  public:
   IntPair(int64_t value) : h_(value), w_(value), scalar_(true) {}  // NOLINT: implicit, like a Python int
-  IntPair(std::initializer_list<int64_t> values) {                  // NOLINT: implicit, like a Python tuple
-    HNN_CHECK(values.size() == 1 || values.size() == 2, "expected one value or a pair {h, w}, got ", values.size(),
-              " values");
+  IntPair(std::initializer_list<int64_t> values) {                 // NOLINT: implicit, like a Python tuple
+    HNN_CHECK(values.size() == 1 || values.size() == 2, "expected one value or a pair {h, w}, got ",
+              values.size(), " values");
     h_ = *values.begin();
     w_ = *(values.end() - 1);
     scalar_ = values.size() == 1;

@@ -17,8 +17,8 @@ using hnn::Reduction;
 template <class Derived>
 class ReductionOptions {
  public:
-  ReductionOptions(Reduction r = Reduction::Mean) : reduction_(r) {}           // NOLINT: implicit on purpose
-  ReductionOptions(const char* r) : reduction_(reduction_from_string(r)) {}     // NOLINT
+  ReductionOptions(Reduction r = Reduction::Mean) : reduction_(r) {}         // NOLINT: implicit on purpose
+  ReductionOptions(const char* r) : reduction_(reduction_from_string(r)) {}  // NOLINT
   ReductionOptions(const std::string& r) : reduction_(reduction_from_string(r)) {}  // NOLINT
 
   Derived& reduction(Reduction r) {
@@ -37,8 +37,8 @@ class ReductionOptions {
 /// (0.0, in [0, 1]).
 class CrossEntropyLossOptions : public ReductionOptions<CrossEntropyLossOptions> {
  public:
-  using ReductionOptions::ReductionOptions;
   using ReductionOptions::reduction;
+  using ReductionOptions::ReductionOptions;
   CrossEntropyLossOptions& ignore_index(int64_t v) {
     ignore_index_ = v;
     return *this;
@@ -58,8 +58,8 @@ class CrossEntropyLossOptions : public ReductionOptions<CrossEntropyLossOptions>
 /// NLLLoss: reduction (Mean), ignore_index (-100).
 class NLLLossOptions : public ReductionOptions<NLLLossOptions> {
  public:
-  using ReductionOptions::ReductionOptions;
   using ReductionOptions::reduction;
+  using ReductionOptions::ReductionOptions;
   NLLLossOptions& ignore_index(int64_t v) {
     ignore_index_ = v;
     return *this;
@@ -99,17 +99,19 @@ Tensor<T, D> cross_entropy(const Tensor<T, D>& input, const Tensor<int64_t, D>& 
 template <class T, class D>
 Tensor<T, D> cross_entropy(const Tensor<T, D>& input, const Tensor<T, D>& target,
                            const CrossEntropyLossOptions& options = {}) {
-  return hnn::detail::cross_entropy_probabilities(input, target, options.reduction(), options.label_smoothing(),
-                                                  "cross_entropy");
+  return hnn::detail::cross_entropy_probabilities(input, target, options.reduction(),
+                                                  options.label_smoothing(), "cross_entropy");
 }
 /// F.nll_loss(input, target): input holds log-probabilities.
 template <class T, class D>
-Tensor<T, D> nll_loss(const Tensor<T, D>& input, const Tensor<int64_t, D>& target, const NLLLossOptions& options = {}) {
+Tensor<T, D> nll_loss(const Tensor<T, D>& input, const Tensor<int64_t, D>& target,
+                      const NLLLossOptions& options = {}) {
   return hnn::detail::nll_loss_impl(input, target, options.reduction(), options.ignore_index(), "nll_loss");
 }
 /// F.mse_loss(input, target).
 template <class T, class D>
-Tensor<T, D> mse_loss(const Tensor<T, D>& input, const Tensor<T, D>& target, const MSELossOptions& options = {}) {
+Tensor<T, D> mse_loss(const Tensor<T, D>& input, const Tensor<T, D>& target,
+                      const MSELossOptions& options = {}) {
   return hnn::detail::mse_loss_impl(input, target, options.reduction(), "mse_loss");
 }
 /// F.binary_cross_entropy(input, target): input probabilities in [0, 1].

@@ -49,7 +49,8 @@ class Reducer {
     slot_.resize(params_.size());
     for (size_t k = params_.size(); k-- > 0;) {
       const int64_t n = params_[k].numel();
-      if (buckets_.empty() || (buckets_.back().size > 0 && buckets_.back().size + n > cap)) buckets_.emplace_back();
+      if (buckets_.empty() || (buckets_.back().size > 0 && buckets_.back().size + n > cap))
+        buckets_.emplace_back();
       Bucket& b = buckets_.back();
       slot_[k] = {buckets_.size() - 1, b.size};
       b.params.push_back(k);
@@ -166,7 +167,8 @@ class DistributedDataParallel {
  public:
   using Options = DistributedDataParallelOptions;
 
-  explicit DistributedDataParallel(Module<T, D>& module, Options options = {}) : module_(module), options_(options) {
+  explicit DistributedDataParallel(Module<T, D>& module, Options options = {})
+      : module_(module), options_(options) {
     distributed::detail::require_group("DistributedDataParallel");
     HNN_CHECK(options_.bucket_cap_mb > 0, "DistributedDataParallel: bucket_cap_mb must be positive, got ",
               options_.bucket_cap_mb);
@@ -212,7 +214,9 @@ class DistributedDataParallel {
   /// no_sync()); the first backward after it averages the accumulated gradients.
   class NoSyncGuard {
    public:
-    explicit NoSyncGuard(detail::Reducer<T, D>& r) : reducer_(r), previous_(r.sync_enabled) { r.sync_enabled = false; }
+    explicit NoSyncGuard(detail::Reducer<T, D>& r) : reducer_(r), previous_(r.sync_enabled) {
+      r.sync_enabled = false;
+    }
     ~NoSyncGuard() { reducer_.sync_enabled = previous_; }
     NoSyncGuard(const NoSyncGuard&) = delete;
     NoSyncGuard& operator=(const NoSyncGuard&) = delete;
@@ -252,7 +256,8 @@ class DistributedDataParallel {
       std::ostringstream os;
       os << "DistributedDataParallel: parameter " << i << " differs across ranks: rank " << rank << " has "
          << (i < mine.size() ? mine[i] : "no such parameter") << ", rank 0 has "
-         << (i < theirs.size() ? theirs[i] : "no such parameter") << " (every rank must build the same model)";
+         << (i < theirs.size() ? theirs[i] : "no such parameter")
+         << " (every rank must build the same model)";
       problem = os.str();
     }
     int64_t first_bad = problem.empty() ? int64_t{1} << 40 : rank;

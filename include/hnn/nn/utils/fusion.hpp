@@ -40,8 +40,10 @@ template <class T, class D>
 std::optional<BatchNormAffine> batch_norm_affine(const Module<T, D>* module, std::string* kind = nullptr) {
   auto from = [&](const auto& bn) -> BatchNormAffine {
     if (!bn.options().track_running_stats())
-      throw std::invalid_argument(bn.name() + ": cannot fold a batch norm built with track_running_stats=False: "
-                                  "in eval mode it normalises with batch statistics, which no fixed affine map equals");
+      throw std::invalid_argument(
+          bn.name() +
+          ": cannot fold a batch norm built with track_running_stats=False: "
+          "in eval mode it normalises with batch statistics, which no fixed affine map equals");
     const auto mean = as_doubles(bn.running_mean()), var = as_doubles(bn.running_var());
     const size_t c = mean.size();
     BatchNormAffine a{std::vector<double>(c), std::vector<double>(c)};
@@ -88,7 +90,8 @@ Linear<T, D> fuse_linear_bn_eval(const Linear<T, D>& linear, const BN& bn) {
                                 bn.name() + " has " + std::to_string(affine->scale.size()) + " features");
   Linear<T, D> fused(linear.in_features(), out, /*bias=*/true);
   detail::write(fused.weight(), detail::scale_rows(detail::as_doubles(linear.weight()), out, affine->scale));
-  std::vector<double> b = linear.bias().defined() ? detail::as_doubles(linear.bias()) : std::vector<double>(out, 0.0);
+  std::vector<double> b =
+      linear.bias().defined() ? detail::as_doubles(linear.bias()) : std::vector<double>(out, 0.0);
   for (int64_t o = 0; o < out; ++o) b[o] = b[o] * affine->scale[o] + affine->shift[o];
   detail::write(fused.bias(), b);
   fused.eval();
@@ -103,13 +106,15 @@ Conv2d<T, D> fuse_conv_bn_eval(const Conv2d<T, D>& conv, const BN& bn) {
   if (!affine) throw std::invalid_argument("fuse_conv_bn_eval: the second module is not a batch norm");
   const int64_t out = conv.options().out_channels();
   if (static_cast<int64_t>(affine->scale.size()) != out)
-    throw std::invalid_argument("fuse_conv_bn_eval: Conv2d has " + std::to_string(out) + " output channels but " +
-                                bn.name() + " has " + std::to_string(affine->scale.size()) + " features");
+    throw std::invalid_argument("fuse_conv_bn_eval: Conv2d has " + std::to_string(out) +
+                                " output channels but " + bn.name() + " has " +
+                                std::to_string(affine->scale.size()) + " features");
   auto options = conv.options();
   options.bias(true);
   Conv2d<T, D> fused(options);
   detail::write(fused.weight(), detail::scale_rows(detail::as_doubles(conv.weight()), out, affine->scale));
-  std::vector<double> b = conv.bias().defined() ? detail::as_doubles(conv.bias()) : std::vector<double>(out, 0.0);
+  std::vector<double> b =
+      conv.bias().defined() ? detail::as_doubles(conv.bias()) : std::vector<double>(out, 0.0);
   for (int64_t o = 0; o < out; ++o) b[o] = b[o] * affine->scale[o] + affine->shift[o];
   detail::write(fused.bias(), b);
   fused.eval();
@@ -125,10 +130,12 @@ Linear<T, D> fuse_bn_linear_eval(const BatchNormAffine& affine, const Linear<T, 
   const auto channels = static_cast<int64_t>(affine.scale.size());
   if (channels == 0 || in % channels != 0)
     throw std::invalid_argument("fuse_bn_linear_eval: Linear has " + std::to_string(in) +
-                                " inputs, not a multiple of the batch norm's " + std::to_string(channels) + " channels");
+                                " inputs, not a multiple of the batch norm's " + std::to_string(channels) +
+                                " channels");
   const int64_t per_channel = in / channels;
   auto w = detail::as_doubles(linear.weight());
-  std::vector<double> b = linear.bias().defined() ? detail::as_doubles(linear.bias()) : std::vector<double>(out, 0.0);
+  std::vector<double> b =
+      linear.bias().defined() ? detail::as_doubles(linear.bias()) : std::vector<double>(out, 0.0);
   for (int64_t o = 0; o < out; ++o)
     for (int64_t j = 0; j < in; ++j) {
       const int64_t c = j / per_channel;
@@ -183,8 +190,10 @@ Sequential<T, D> fold_batch_norm(const Sequential<T, D>& model) {
     size_t next = i + 1;
     bool flatten = false;
     for (; next < in.size(); ++next) {
-      if (dynamic_cast<Flatten<T, D>*>(in[next].get())) flatten = true;
-      else if (!dynamic_cast<Dropout<T, D>*>(in[next].get())) break;
+      if (dynamic_cast<Flatten<T, D>*>(in[next].get()))
+        flatten = true;
+      else if (!dynamic_cast<Dropout<T, D>*>(in[next].get()))
+        break;
     }
     if (next < in.size()) {
       const auto channels = static_cast<int64_t>(affine->scale.size());
