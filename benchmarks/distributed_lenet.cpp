@@ -16,7 +16,7 @@
 #include <cstring>
 #include <hnn/distributed.hpp>
 #include <hnn/nn/activation.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/conv.hpp>
 #include <hnn/nn/flatten.hpp>
 #include <hnn/nn/linear.hpp>

@@ -50,7 +50,7 @@ void BM_eigen_logistic(benchmark::State& state) {
   const T* src = x.data();
   T* dst = y.data();
   for (auto _ : state) {
-    hnn::kernels::cpu::parallel_for(x.numel(), hnn::kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
+    hnn::parallel_for(x.numel(), hnn::parallel_grain, [&](int64_t b, int64_t e) {
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(dst + b, e - b) =
           Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(src + b, e - b).logistic();
     });

@@ -20,7 +20,7 @@ archs=${HNN_CUDA_ARCHITECTURES:-90}
 jobs=${HNN_JOBS:-2}
 
 bench=OFF
-targets=(hnn_cuda test_cuda_batchnorm_cuda_test)
+targets=(hnn_cuda test_cuda_batch_norm_cuda_test)
 if compgen -G "/usr/local/cuda/lib64/libcudnn.so*" >/dev/null || compgen -G "/usr/lib/*/libcudnn.so*" >/dev/null; then
   bench=ON
   targets+=(cuda_batch_norm_bench)

@@ -42,7 +42,7 @@ section "build and ctest -L cuda (scripts/cuda_build.sh)"
 if bash scripts/cuda_build.sh >>"$report" 2>&1; then echo "result: PASS" >>"$report"; else echo "result: FAIL" >>"$report"; status=1; fi
 end_section
 
-test_exe="$build_dir/tests/cuda/test_cuda_batchnorm_cuda_test"
+test_exe="$build_dir/tests/cuda/test_cuda_batch_norm_cuda_test"
 section "test executable directly (every test case, no skips allowed on a GPU)"
 if "$test_exe" --durations yes >>"$report" 2>&1; then echo "result: PASS" >>"$report"; else echo "result: FAIL" >>"$report"; status=1; fi
 end_section

@@ -9,6 +9,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "hnn/cuda/batch_norm.hpp"
 #include "hnn/cuda/error.hpp"
 #include "hnn/cuda/launch.hpp"
 #include "hnn/cuda/storage.hpp"

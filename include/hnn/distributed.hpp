@@ -11,4 +11,4 @@
 #include "hnn/distributed/process_group.hpp"
 #include "hnn/distributed/sync_batch_norm.hpp"
 #include "hnn/nn/parallel/distributed.hpp"
-#include "hnn/nn/sync_batchnorm.hpp"
+#include "hnn/nn/sync_batch_norm.hpp"

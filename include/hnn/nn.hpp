@@ -2,9 +2,9 @@
 // utilities (batch-norm folding).
 #pragma once
 
-#include "hnn/nn/batchnorm.hpp"
+#include "hnn/nn/batch_norm.hpp"
 #include "hnn/nn/layers.hpp"
-#include "hnn/nn/losses.hpp"
+#include "hnn/nn/loss.hpp"
 #include "hnn/nn/module.hpp"
 #include "hnn/nn/sequential.hpp"
 #include "hnn/nn/utils/fusion.hpp"

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <hnn/distributed/process_group.hpp>
 #include <hnn/nn/activation.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/conv.hpp>
 #include <hnn/nn/flatten.hpp>
 #include <hnn/nn/linear.hpp>
@@ -13,7 +13,7 @@
 #include <hnn/nn/parallel/distributed.hpp>
 #include <hnn/nn/pooling.hpp>
 #include <hnn/nn/sequential.hpp>
-#include <hnn/nn/sync_batchnorm.hpp>
+#include <hnn/nn/sync_batch_norm.hpp>
 #include <hnn/optim/sgd.hpp>
 #include <hnn/tensor.hpp>
 

@@ -9,7 +9,7 @@
 #include <hnn/io/checkpoint.hpp>
 #include <hnn/io/safetensors.hpp>
 #include <hnn/nn/activation.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/linear.hpp>
 #include <hnn/nn/sequential.hpp>
 #include <hnn/optim/adam.hpp>

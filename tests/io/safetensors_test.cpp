@@ -8,7 +8,7 @@
 #include <fstream>
 #include <hnn/io/checkpoint.hpp>
 #include <hnn/io/safetensors.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/sequential.hpp>
 #include <hnn/tensor.hpp>
 #include <nlohmann/json.hpp>

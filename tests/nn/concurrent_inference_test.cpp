@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <exception>
 #include <hnn/nn/activation.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/conv.hpp>
 #include <hnn/nn/flatten.hpp>
 #include <hnn/nn/linear.hpp>

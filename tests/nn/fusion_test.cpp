@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "hnn/nn/activation.hpp"
-#include "hnn/nn/batchnorm.hpp"
+#include "hnn/nn/batch_norm.hpp"
 #include "hnn/nn/conv.hpp"
 #include "hnn/nn/dropout.hpp"
 #include "hnn/nn/flatten.hpp"

@@ -3,7 +3,7 @@
 // fixtures of tools/references/layers.py; a LeNet-BN training step reaches every parameter.
 #include <catch2/catch.hpp>
 #include <hnn/nn/activation.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/conv.hpp>
 #include <hnn/nn/dropout.hpp>
 #include <hnn/nn/flatten.hpp>

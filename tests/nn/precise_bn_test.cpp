@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "hnn/nn/activation.hpp"
-#include "hnn/nn/batchnorm.hpp"
+#include "hnn/nn/batch_norm.hpp"
 #include "hnn/nn/linear.hpp"
 #include "hnn/nn/sequential.hpp"
 #include "reference.hpp"

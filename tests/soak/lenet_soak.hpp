@@ -14,7 +14,7 @@
 #include <hnn/data/dataloader.hpp>
 #include <hnn/data/tensor_dataset.hpp>
 #include <hnn/nn/activation.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/conv.hpp>
 #include <hnn/nn/flatten.hpp>
 #include <hnn/nn/linear.hpp>

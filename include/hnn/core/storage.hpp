@@ -1,5 +1,7 @@
 // Storage<T, Device>: a reference-counted flat buffer of elements. Tensors are views into one.
-// The CPU specialisation draws from the caching allocator. Depends on core/allocator.hpp, core/device.hpp.
+// The CPU specialisation draws from the caching allocator; the CUDA one is registered by the CUDA
+// backend (hnn/cuda/storage.hpp, included by hnn/cuda.hpp), so core/ includes no backend header. Depends on
+// core/allocator.hpp, core/device.hpp.
 #pragma once
 
 #include <cstring>
@@ -34,7 +36,3 @@ class Storage<T, CPU> {
 };
 
 }  // namespace hnn
-
-#ifdef HNN_WITH_CUDA
-#include "hnn/cuda/storage.hpp"  // Storage<T, CUDA> and the CUDA caching allocator
-#endif

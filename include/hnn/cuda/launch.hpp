@@ -1,28 +1,18 @@
 // Host entry points of the CUDA kernels: plain C++ declarations over raw device pointers, defined in
 // include/hnn/cuda/kernels.cu (compiled once into the hnn_cuda library). No CUDA header is needed to
-// include this file, and no Eigen type crosses it. Depends on the standard library only.
+// include this file, and no Eigen type crosses it. Depends on kernels/elementwise_types.hpp.
 #pragma once
 
 #include <cstdint>
 
+#include "hnn/kernels/elementwise_types.hpp"
+
 namespace hnn::cuda::launch {
 
-/// The most dimensions a strided (non-contiguous or broadcasting) elementwise launch handles.
-inline constexpr int max_dims = 8;
-
-/// Geometry of a strided elementwise launch: the output's sizes and, per operand, the element strides
-/// over those sizes (0 along broadcast dimensions). Passed to the kernels by value.
-struct StridedGeometry {
-  int ndim = 0;
-  int64_t sizes[max_dims] = {};
-  int64_t out_strides[max_dims] = {};
-  int64_t a_strides[max_dims] = {};
-  int64_t b_strides[max_dims] = {};
-};
-
-enum class BinaryOp : int { add, sub, mul, div };
-/// out = a + s, a * s, s - a, s / a, -a.
-enum class ScalarOp : int { add, mul, div, rsub, rdiv, neg };
+using kernels::BinaryOp;
+using kernels::max_dims;
+using kernels::ScalarOp;
+using kernels::StridedGeometry;
 
 /// dst[i] = value for i < n (dst contiguous).
 template <class T>

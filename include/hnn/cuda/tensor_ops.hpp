@@ -1,7 +1,7 @@
 // Tensor<T, hnn::CUDA>: the device kernels behind the generic tensor code (DeviceOps<CUDA>: copies, fill,
 // neg, row sums), to<CUDA>() / to<CPU>(), the arithmetic batch norm and autograd need on the device
-// (+ - * / between tensors and with scalars, gradient accumulation) and BatchNormKernels<CUDA>.
-// Depends on hnn/tensor.hpp's ops, ops/batch_norm.hpp, cuda/launch.hpp, cuda/storage.hpp (CUDA builds only).
+// (+ - * / between tensors and with scalars, gradient accumulation); BatchNormKernels<CUDA> is in
+// cuda/batch_norm.hpp. Depends on hnn/tensor.hpp's ops, cuda/launch.hpp, cuda/storage.hpp (CUDA builds only).
 #pragma once
 
 #ifndef HNN_WITH_CUDA
@@ -17,7 +17,6 @@
 #include "hnn/cuda/error.hpp"
 #include "hnn/cuda/launch.hpp"
 #include "hnn/cuda/storage.hpp"
-#include "hnn/ops/batch_norm.hpp"
 #include "hnn/ops/copy.hpp"
 #include "hnn/ops/creation.hpp"
 #include "hnn/ops/elementwise.hpp"
@@ -305,32 +304,5 @@ void add_inplace_for_accumulation(Tensor<T, CUDA>& dst, const Tensor<T, CUDA>& s
   }
   dst.copy_(add_for_accumulation(dst, src));
 }
-
-// ---- batch norm ---------------------------------------------------------------------------------------
-
-/// The CUDA batch-norm kernels (include/hnn/kernels/cuda/batch_norm.cuh through hnn/cuda/launch.hpp), with
-/// the signatures of BatchNormKernels<CPU>. All pointers are device pointers.
-template <>
-struct BatchNormKernels<CUDA> {
-  template <class T>
-  static void forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
-                            double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
-                            double* save_invstd) {
-    cuda::launch::batch_norm_forward_train(x, y, N, C, S, weight, bias, eps, momentum, running_mean,
-                                           running_var, save_mean, save_invstd);
-  }
-  template <class T>
-  static void forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
-                           const T* running_var, const T* weight, const T* bias, double eps) {
-    cuda::launch::batch_norm_forward_eval(x, y, N, C, S, running_mean, running_var, weight, bias, eps);
-  }
-  template <class T>
-  static void backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                       const double* save_mean, const double* save_invstd, bool training, T* dx,
-                       T* grad_weight, T* grad_bias) {
-    cuda::launch::batch_norm_backward(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx,
-                                      grad_weight, grad_bias);
-  }
-};
 
 }  // namespace hnn

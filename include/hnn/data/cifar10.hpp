@@ -1,6 +1,6 @@
 // CIFAR10(root, train): the CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin) as float
 // images (3, 32, 32) in [0, 1] and int64 labels 0..9. Depends on data/binary_file.hpp,
-// data/tensor_dataset.hpp and kernels/cpu/loops.hpp.
+// data/tensor_dataset.hpp and core/parallel.hpp.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "hnn/core/parallel.hpp"
 #include "hnn/data/binary_file.hpp"
 #include "hnn/data/tensor_dataset.hpp"
-#include "hnn/kernels/cpu/loops.hpp"
 
 namespace hnn::data {
 
@@ -93,7 +93,7 @@ class CIFAR10 : public TensorDataset<T, int64_t> {
         targets[r] = label;
       }
       const unsigned char* in = bytes.data();
-      kernels::cpu::parallel_for(counts[f], 16, [&](int64_t begin, int64_t end) {
+      parallel_for(counts[f], 16, [&](int64_t begin, int64_t end) {
         for (int64_t r = begin; r < end; ++r) {
           const unsigned char* pixels = in + r * record_bytes + 1;
           T* dst = out + r * image_bytes;

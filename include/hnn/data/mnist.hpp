@@ -1,6 +1,6 @@
 // MNIST(root, train): MNIST and Fashion-MNIST from their IDX files (plain or .gz), as torchvision's
 // datasets give them: float images (1, rows, cols) in [0, 1] and int64 labels. Depends on data/idx.hpp,
-// data/tensor_dataset.hpp and kernels/cpu/loops.hpp (parallel byte-to-float conversion).
+// data/tensor_dataset.hpp and core/parallel.hpp (parallel byte-to-float conversion).
 #pragma once
 
 #include <cstdint>
@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "hnn/core/parallel.hpp"
 #include "hnn/data/idx.hpp"
 #include "hnn/data/tensor_dataset.hpp"
-#include "hnn/kernels/cpu/loops.hpp"
 
 namespace hnn::data {
 
@@ -78,7 +78,7 @@ class MNIST : public TensorDataset<T, int64_t> {
     const unsigned char* pixels = images.data();
     T* out = image_tensor.data();
     // torchvision's ToTensor divides by 255 (not a multiply by 1/255): the same rounding here.
-    kernels::cpu::parallel_for(images.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    parallel_for(images.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) out[i] = static_cast<T>(pixels[i]) / T(255);
     });
     auto label_tensor = Tensor<int64_t>::empty(Shape{n});

@@ -1,7 +1,7 @@
 // Data transforms (torchvision.transforms' numbers): ScaleToUnit (x / max_value, to [0, 1]),
 // Normalize(mean, std) per channel, Flatten and Compose; each applies to one sample or to a batch, and
 // MapDataset applies one to a dataset lazily, batch at a time. Depends on data/dataset.hpp and
-// kernels/cpu/loops.hpp.
+// core/parallel.hpp.
 #pragma once
 
 #include <algorithm>
@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "hnn/core/parallel.hpp"
 #include "hnn/data/dataset.hpp"
-#include "hnn/kernels/cpu/loops.hpp"
 
 namespace hnn::data {
 
@@ -48,7 +48,7 @@ class ScaleToUnit {
     const T* src = in.data();
     T* dst = out.data();
     const T divisor = static_cast<T>(max_value_);
-    kernels::cpu::parallel_for(in.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    parallel_for(in.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) dst[i] = src[i] / divisor;
     });
     return out;
@@ -103,16 +103,16 @@ class Normalize {
     const T* src = in.data();
     T* dst = out.data();
     // Subtract then divide, in T, as torchvision's tensor.sub_(mean).div_(std) rounds.
-    kernels::cpu::parallel_for(planes, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(inner, 1)),
-                               [&](int64_t begin, int64_t end) {
-                                 for (int64_t p = begin; p < end; ++p) {
-                                   const T m = mean[static_cast<size_t>(p % channels)];
-                                   const T s = std[static_cast<size_t>(p % channels)];
-                                   const T* a = src + p * inner;
-                                   T* b = dst + p * inner;
-                                   for (int64_t i = 0; i < inner; ++i) b[i] = (a[i] - m) / s;
-                                 }
-                               });
+    parallel_for(planes, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(inner, 1)),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t p = begin; p < end; ++p) {
+                     const T m = mean[static_cast<size_t>(p % channels)];
+                     const T s = std[static_cast<size_t>(p % channels)];
+                     const T* a = src + p * inner;
+                     T* b = dst + p * inner;
+                     for (int64_t i = 0; i < inner; ++i) b[i] = (a[i] - m) / s;
+                   }
+                 });
     return out;
   }
   std::vector<double> mean_, std_;

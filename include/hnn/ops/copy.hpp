@@ -49,7 +49,7 @@ void copy_to_contiguous(TOut* dst, const Tensor<TIn, D>& src) {
   static_assert(is_cpu_v<D>, "CPU copy kernel");
   if (src.is_contiguous()) {
     const TIn* s = src.data();
-    kernels::cpu::parallel_for(src.numel(), kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
+    parallel_for(src.numel(), parallel_grain, [&](int64_t b, int64_t e) {
       if constexpr (std::is_same_v<TIn, TOut>)
         std::copy(s + b, s + e, dst + b);
       else
@@ -147,8 +147,7 @@ Tensor<T, D>& Tensor<T, D>::fill_(T value) {
   } else {
     if (is_contiguous()) {
       T* p = data();
-      kernels::cpu::parallel_for(numel(), kernels::cpu::parallel_grain,
-                                 [&](int64_t b, int64_t e) { std::fill(p + b, p + e, value); });
+      parallel_for(numel(), parallel_grain, [&](int64_t b, int64_t e) { std::fill(p + b, p + e, value); });
       return *this;
     }
     T fill_value = value;

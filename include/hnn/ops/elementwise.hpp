@@ -36,7 +36,7 @@ auto unary_eigen(const Tensor<T, D>& x, F f) {
   auto out = Tensor<R, D>::empty(x.shape());
   const T* src = in.data();
   R* dst = out.data();
-  kernels::cpu::parallel_for(in.numel(), kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
+  parallel_for(in.numel(), parallel_grain, [&](int64_t b, int64_t e) {
     Eigen::Map<Eigen::Array<R, Eigen::Dynamic, 1>>(dst + b, e - b) = f(ConstArrayMap<T>(src + b, e - b));
   });
   return out;
@@ -50,8 +50,7 @@ Tensor<T, D> unary_kernel(const Tensor<T, D>& x, Kernel kernel) {
   auto out = Tensor<T, D>::empty(x.shape());
   const T* src = in.data();
   T* dst = out.data();
-  kernels::cpu::parallel_for(in.numel(), kernels::cpu::parallel_grain,
-                             [&](int64_t b, int64_t e) { kernel(src + b, dst + b, e - b); });
+  parallel_for(in.numel(), parallel_grain, [&](int64_t b, int64_t e) { kernel(src + b, dst + b, e - b); });
   return out;
 }
 
@@ -65,7 +64,7 @@ Tensor<TOut, D> binary_map(const Tensor<T, D>& a, const Tensor<T, D>& b, Op op) 
     const T* pa = a.data();
     const T* pb = b.data();
     TOut* po = out.data();
-    kernels::cpu::parallel_for(out.numel(), kernels::cpu::parallel_grain, [&](int64_t begin, int64_t end) {
+    parallel_for(out.numel(), parallel_grain, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
     });
     return out;
@@ -579,7 +578,7 @@ void add_inplace_for_accumulation(Tensor<T, D>& dst, const Tensor<T, D>& src) {
   if (dst.is_contiguous() && src.is_contiguous()) {
     T* d = dst.data();
     const T* s = src.data();
-    kernels::cpu::parallel_for(dst.numel(), kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) {
+    parallel_for(dst.numel(), parallel_grain, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) d[i] += s[i];
     });
     return;

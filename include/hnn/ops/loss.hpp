@@ -118,9 +118,8 @@ class LossGradScale {
 /// Calls fn(begin, end) over [0, n) in parallel chunks sized so each chunk does ~parallel_grain work.
 template <class Fn>
 void loss_parallel_for(int64_t n, int64_t work_per_item, Fn&& fn) {
-  kernels::cpu::parallel_for(
-      n, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(work_per_item, 1)),
-      std::forward<Fn>(fn));
+  parallel_for(n, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(work_per_item, 1)),
+               std::forward<Fn>(fn));
 }
 
 /// Checks class-index targets: each is ignore_index or in [0, classes). Returns the count not ignored.

@@ -85,22 +85,19 @@ Tensor<TOut, D> reduce_rows(const Tensor<T, D>& x, const ReducePlan& plan, bool 
     // x is (inner, outer) row-major: element j of row o sits at o + j * outer.
     const T* px = x.data();
     const int64_t outer = plan.outer, inner = plan.inner;
-    kernels::cpu::parallel_for(
-        outer, std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
-        [&](int64_t b, int64_t e) {
-          for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o, inner, outer);
-        });
+    parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o, inner, outer);
+                 });
     return out;
   }
   Tensor<T, D> xp = x.detach().permute(plan.permutation).contiguous();
   const T* px = xp.data();
   const int64_t inner = plan.inner;
-  kernels::cpu::parallel_for(plan.outer,
-                             std::max<int64_t>(1, kernels::cpu::parallel_grain / std::max<int64_t>(inner, 1)),
-                             [&](int64_t b, int64_t e) {
-                               for (int64_t o = b; o < e; ++o)
-                                 po[o] = row_fn(px + o * inner, inner, int64_t(1));
-                             });
+  parallel_for(plan.outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t o = b; o < e; ++o) po[o] = row_fn(px + o * inner, inner, int64_t(1));
+               });
   return out;
 }
 

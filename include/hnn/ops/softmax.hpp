@@ -24,13 +24,12 @@ Tensor<T, D> along_dim(const Tensor<T, D>& x_in, int64_t dim, Fn fn) {
   for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.size(i);
   const T* px = x.data();
   T* po = out.data();
-  kernels::cpu::parallel_for(outer * inner, std::max<int64_t>(1, kernels::cpu::parallel_grain / n),
-                             [&](int64_t b, int64_t e) {
-                               for (int64_t line = b; line < e; ++line) {
-                                 int64_t o = line / inner, i = line % inner;
-                                 fn(px + o * n * inner + i, po + o * n * inner + i, n, inner);
-                               }
-                             });
+  parallel_for(outer * inner, std::max<int64_t>(1, parallel_grain / n), [&](int64_t b, int64_t e) {
+    for (int64_t line = b; line < e; ++line) {
+      int64_t o = line / inner, i = line % inner;
+      fn(px + o * n * inner + i, po + o * n * inner + i, n, inner);
+    }
+  });
   return out;
 }
 

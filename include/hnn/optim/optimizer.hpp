@@ -1,7 +1,7 @@
 // The optimiser base: Optimizer (a type-erased interface that schedulers drive: step, zero_grad, per-group
 // learning rates, checkpoint state) and OptimizerBase<Derived, Options, State, T, D> (parameter groups,
 // per-parameter state slots, PyTorch-shaped state_dict). OptimizerState is the checkpoint form the io layer
-// writes. Depends on hnn/tensor.hpp, tensor/any_tensor.hpp, kernels/cpu/loops.hpp, nlohmann/json, Eigen.
+// writes. Depends on hnn/tensor.hpp, tensor/any_tensor.hpp, core/parallel.hpp, nlohmann/json, Eigen.
 #pragma once
 
 #include <Eigen/Core>
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "hnn/kernels/cpu/loops.hpp"
+#include "hnn/core/parallel.hpp"
 #include "hnn/tensor.hpp"
 #include "hnn/tensor/any_tensor.hpp"
 
@@ -49,7 +49,7 @@ inline std::string python_float(double v) {
 /// Calls fn(begin, length) over [0, n) in chunks (parallel when large) for vectorised Eigen updates.
 template <class Fn>
 void for_chunks(int64_t n, Fn&& fn) {
-  kernels::cpu::parallel_for(n, kernels::cpu::parallel_grain, [&](int64_t b, int64_t e) { fn(b, e - b); });
+  parallel_for(n, parallel_grain, [&](int64_t b, int64_t e) { fn(b, e - b); });
 }
 
 template <class T>

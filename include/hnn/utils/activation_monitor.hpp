@@ -1,6 +1,6 @@
 // ActivationMonitor: per-step statistics of the activations flowing through a model (mean, std, exact
 // percentiles, saturation) and of its parameter gradients, as a tidy CSV and SVG percentile bands.
-// Depends on nn/module.hpp, nn/batchnorm.hpp, nn/activation.hpp, autograd/grad_mode.hpp, utils/svg_plot.hpp.
+// Depends on nn/module.hpp, nn/batch_norm.hpp, nn/activation.hpp, autograd/grad_mode.hpp, utils/svg_plot.hpp.
 //
 // What is recorded. By default every batch norm's input and output and every activation's (Sigmoid,
 // Tanh, ReLU) input; with options().modules({...}) the named modules instead (dotted names from
@@ -50,7 +50,7 @@
 #include "hnn/autograd/grad_mode.hpp"
 #include "hnn/core/error.hpp"
 #include "hnn/nn/activation.hpp"
-#include "hnn/nn/batchnorm.hpp"
+#include "hnn/nn/batch_norm.hpp"
 #include "hnn/nn/module.hpp"
 #include "hnn/utils/svg_plot.hpp"
 

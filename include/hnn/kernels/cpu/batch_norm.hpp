@@ -1,5 +1,5 @@
 // CPU batch-norm kernels: per-channel statistics, normalisation, running-statistic update and backward,
-// for contiguous (N, C, S) float/double data. Standard library only (plus <omp.h> under HNN_WITH_OPENMP).
+// for contiguous (N, C, S) float/double data. Depends on core/parallel.hpp.
 #pragma once
 
 #include <algorithm>
@@ -9,9 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#ifdef HNN_WITH_OPENMP
-#include <omp.h>
-#endif
+#include "hnn/core/parallel.hpp"
 
 /*
  * Batch norm, the formulas and how they are computed
@@ -83,48 +81,8 @@ inline constexpr int bn_lanes = 32;
 /// Values per chunk of a channel: summed, then re-read from L1 for the deviations. In float each of
 /// the bn_lanes lanes adds at most 64 terms before the lanes are reduced in double.
 inline constexpr int64_t bn_chunk_elems = 2048;
-/// Below this many elements the kernels run on one thread: forking costs more than it saves.
-inline constexpr int64_t bn_parallel_min_elements = 32 * 1024;
-
-// ---------------------------------------------------------------------------------------------
-// Threading: one parallel region per call, a static partition computed by hand (deterministic for a
-// given thread count), and a barrier that is only issued inside a team of more than one thread.
-
-template <class Body>
-void bn_parallel(int64_t elements, Body&& body) {
-#ifdef HNN_WITH_OPENMP
-  if (elements >= bn_parallel_min_elements && omp_get_max_threads() > 1 && !omp_in_parallel()) {
-#pragma omp parallel
-    body(static_cast<int64_t>(omp_get_thread_num()), static_cast<int64_t>(omp_get_num_threads()));
-    return;
-  }
-#else
-  (void)elements;
-#endif
-  body(int64_t{0}, int64_t{1});
-}
-
-inline int64_t bn_max_threads(int64_t elements) {
-#ifdef HNN_WITH_OPENMP
-  if (elements >= bn_parallel_min_elements && !omp_in_parallel()) return omp_get_max_threads();
-#else
-  (void)elements;
-#endif
-  return 1;
-}
-
-inline void bn_barrier(int64_t nthreads) {
-#ifdef HNN_WITH_OPENMP
-  if (nthreads > 1) {
-#pragma omp barrier
-  }
-#else
-  (void)nthreads;
-#endif
-}
-
-/// [begin, end) of part k when [0, n) is cut into `parts` nearly equal parts.
-inline int64_t bn_split(int64_t n, int64_t parts, int64_t k) { return n * k / parts; }
+// Threading (core/parallel.hpp): one parallel_team per call, a static partition computed by hand
+// (deterministic for a given thread count), and barriers only inside a team of more than one thread.
 
 /// Parts per group so that groups * parts is a multiple of the thread count (every thread gets the
 /// same number of parts), unless the groups alone already balance well.
@@ -140,8 +98,8 @@ template <class Reduce, class Finish>
 void bn_for_group_parts(int64_t tid, int64_t nthreads, int64_t groups, Reduce&& reduce, Finish&& finish) {
   const int64_t parts = bn_parts_per_group(groups, nthreads);
   if (parts == 1) {
-    for (int64_t g = bn_split(groups, nthreads, tid), end = bn_split(groups, nthreads, tid + 1); g < end;
-         ++g) {
+    for (int64_t g = split_range(groups, nthreads, tid), end = split_range(groups, nthreads, tid + 1);
+         g < end; ++g) {
       reduce(g, int64_t{0}, int64_t{1});
       finish(g, int64_t{0}, int64_t{1});
     }
@@ -151,7 +109,7 @@ void bn_for_group_parts(int64_t tid, int64_t nthreads, int64_t groups, Reduce&& 
   for (int64_t r = 0; r < rounds; ++r) {
     const int64_t item = r * nthreads + tid;
     reduce(item / parts, item % parts, parts);
-    bn_barrier(nthreads);
+    team_barrier(nthreads);
     finish(item / parts, item % parts, parts);
   }
 }
@@ -259,8 +217,8 @@ struct BnRect {
 
 inline BnRect bn_planar_part(int64_t N, int64_t S, int64_t part, int64_t parts) {
   if (parts == 1) return {0, N, 0, S};
-  if (N >= parts) return {bn_split(N, parts, part), bn_split(N, parts, part + 1), 0, S};
-  return {0, N, bn_split(S, parts, part), bn_split(S, parts, part + 1)};
+  if (N >= parts) return {split_range(N, parts, part), split_range(N, parts, part + 1), 0, S};
+  return {0, N, split_range(S, parts, part), split_range(S, parts, part + 1)};
 }
 
 /// Calls f(offset, len) for every contiguous run of rect, in memory order (offset is into the tensor).
@@ -280,7 +238,8 @@ inline void bn_for_chunks(const BnRect& rect, F&& f) {
     const int64_t pieces = (width + bn_chunk_elems - 1) / bn_chunk_elems;
     for (int64_t n = rect.n0; n < rect.n1; ++n)
       for (int64_t k = 0; k < pieces; ++k)
-        f(BnRect{n, n + 1, rect.s0 + bn_split(width, pieces, k), rect.s0 + bn_split(width, pieces, k + 1)});
+        f(BnRect{n, n + 1, rect.s0 + split_range(width, pieces, k),
+                 rect.s0 + split_range(width, pieces, k + 1)});
   } else {
     const int64_t rows = bn_chunk_elems / width;
     for (int64_t n = rect.n0; n < rect.n1; n += rows)
@@ -594,10 +553,10 @@ inline void bn_for_row_runs(int64_t C, int64_t begin, int64_t end, F&& f) {
 /// Splits [0, total) among the threads at multiples of 64 elements (whole cache lines for float).
 template <class F>
 inline void bn_stream(int64_t total, F&& f) {
-  bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+  parallel_team(total, [&](int64_t tid, int64_t nthreads) {
     const int64_t blocks = (total + 63) / 64;
-    const int64_t begin = std::min(total, bn_split(blocks, nthreads, tid) * 64);
-    const int64_t end = std::min(total, bn_split(blocks, nthreads, tid + 1) * 64);
+    const int64_t begin = std::min(total, split_range(blocks, nthreads, tid) * 64);
+    const int64_t end = std::min(total, split_range(blocks, nthreads, tid + 1) * 64);
     if (begin < end) f(begin, end);
   });
 }
@@ -639,8 +598,8 @@ void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean,
   const int64_t total = N * C * S;
   if (S > 1) {
     std::vector<double> partial(
-        static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
-    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+        static_cast<size_t>(3 * detail::bn_max_items(C, parallel_team_max_threads(total))));
+    parallel_team(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
           [&](int64_t c, int64_t part, int64_t parts) {
@@ -662,17 +621,16 @@ void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean,
   }
   // S = 1: each thread reduces a block of rows over all channels; after a barrier each merges a
   // block of channels over the threads' partials (in thread order: deterministic for a thread count).
-  const int64_t max_threads = detail::bn_max_threads(total);
+  const int64_t max_threads = parallel_team_max_threads(total);
   const int64_t stride = 2 * C + 1;
   std::vector<double> partial(static_cast<size_t>(stride * max_threads));
   std::vector<T> work(static_cast<size_t>(4 * C * max_threads));
-  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+  parallel_team(total, [&](int64_t tid, int64_t nthreads) {
     double* p = &partial[static_cast<size_t>(stride * tid)];
-    detail::bn_rows_stats(x, C, detail::bn_split(N, nthreads, tid), detail::bn_split(N, nthreads, tid + 1),
-                          p[0], p + 1, p + 1 + C, &work[static_cast<size_t>(4 * C * tid)]);
-    detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
-         c < end; ++c) {
+    detail::bn_rows_stats(x, C, split_range(N, nthreads, tid), split_range(N, nthreads, tid + 1), p[0], p + 1,
+                          p + 1 + C, &work[static_cast<size_t>(4 * C * tid)]);
+    team_barrier(nthreads);
+    for (int64_t c = split_range(C, nthreads, tid), end = split_range(C, nthreads, tid + 1); c < end; ++c) {
       double count = 0;
       detail::bn_rows_merge(partial.data(), C, nthreads, c, count, mean[c], m2[c]);
     }
@@ -727,8 +685,8 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
   const double dcount = static_cast<double>(count);
   if (S > 1) {
     std::vector<double> partial(
-        static_cast<size_t>(3 * detail::bn_max_items(C, detail::bn_max_threads(total))));
-    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+        static_cast<size_t>(3 * detail::bn_max_items(C, parallel_team_max_threads(total))));
+    parallel_team(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
           [&](int64_t c, int64_t part, int64_t parts) {
@@ -759,7 +717,7 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
   // S = 1: statistics of each thread's block of rows, a barrier, the merge of a block of channels per
   // thread (constants for every channel), a barrier, then each thread normalises its own rows, which
   // it has just read (in L2 when a block is under ~1 MiB).
-  const int64_t max_threads = detail::bn_max_threads(total);
+  const int64_t max_threads = parallel_team_max_threads(total);
   const int64_t stride = 2 * C + 1;
   std::vector<double> partial(static_cast<size_t>(stride * max_threads));
   std::vector<T> work(static_cast<size_t>(4 * C * max_threads));
@@ -767,13 +725,12 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
   T* pivot = k.data();
   T* alpha = pivot + C;
   T* beta = alpha + C;
-  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
-    const int64_t n0 = detail::bn_split(N, nthreads, tid), n1 = detail::bn_split(N, nthreads, tid + 1);
+  parallel_team(total, [&](int64_t tid, int64_t nthreads) {
+    const int64_t n0 = split_range(N, nthreads, tid), n1 = split_range(N, nthreads, tid + 1);
     double* p = &partial[static_cast<size_t>(stride * tid)];
     detail::bn_rows_stats(x, C, n0, n1, p[0], p + 1, p + 1 + C, &work[static_cast<size_t>(4 * C * tid)]);
-    detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
-         c < end; ++c) {
+    team_barrier(nthreads);
+    for (int64_t c = split_range(C, nthreads, tid), end = split_range(C, nthreads, tid + 1); c < end; ++c) {
       double n = 0, mu = 0, sq = 0;
       detail::bn_rows_merge(partial.data(), C, nthreads, c, n, mu, sq);
       const double invstd = detail::bn_invstd(sq, dcount, eps);
@@ -785,7 +742,7 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
       save_invstd[c] = invstd;
       detail::bn_update_running_one(running_mean, running_var, c, mu, sq, count, momentum);
     }
-    detail::bn_barrier(nthreads);
+    team_barrier(nthreads);
     detail::bn_rows_affine(x, y, C, n0, n1, pivot, alpha, beta);
   });
 }
@@ -823,8 +780,8 @@ void batch_norm_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, i
   const int64_t total = N * C * S;
   if (S > 1) {
     std::vector<double> partial(
-        static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
-    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+        static_cast<size_t>(2 * detail::bn_max_items(C, parallel_team_max_threads(total))));
+    parallel_team(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
           [&](int64_t c, int64_t part, int64_t parts) {
@@ -843,17 +800,15 @@ void batch_norm_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, i
     return;
   }
   // S = 1: per-thread blocks of rows, then per-thread blocks of channels summed over the partials.
-  const int64_t max_threads = detail::bn_max_threads(total);
+  const int64_t max_threads = parallel_team_max_threads(total);
   std::vector<double> partial(static_cast<size_t>(2 * C * max_threads));
   std::vector<T> work(static_cast<size_t>(3 * C * max_threads));
-  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+  parallel_team(total, [&](int64_t tid, int64_t nthreads) {
     double* p = &partial[static_cast<size_t>(2 * C * tid)];
-    detail::bn_rows_dy_xmu(dy, x, C, detail::bn_split(N, nthreads, tid),
-                           detail::bn_split(N, nthreads, tid + 1), mean, p, p + C,
-                           &work[static_cast<size_t>(3 * C * tid)]);
-    detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
-         c < end; ++c)
+    detail::bn_rows_dy_xmu(dy, x, C, split_range(N, nthreads, tid), split_range(N, nthreads, tid + 1), mean,
+                           p, p + C, &work[static_cast<size_t>(3 * C * tid)]);
+    team_barrier(nthreads);
+    for (int64_t c = split_range(C, nthreads, tid), end = split_range(C, nthreads, tid + 1); c < end; ++c)
       detail::bn_rows_sum(partial.data(), C, nthreads, c, sum_dy[c], sum_dy_xmu[c]);
   });
 }
@@ -932,8 +887,8 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
   };
   if (S > 1) {
     std::vector<double> partial(
-        static_cast<size_t>(2 * detail::bn_max_items(C, detail::bn_max_threads(total))));
-    detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
+        static_cast<size_t>(2 * detail::bn_max_items(C, parallel_team_max_threads(total))));
+    parallel_team(total, [&](int64_t tid, int64_t nthreads) {
       detail::bn_for_group_parts(
           tid, nthreads, C,
           [&](int64_t c, int64_t part, int64_t parts) {
@@ -969,7 +924,7 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
   }
   // S = 1: as in batch_norm_backward_reduce, then (training) a barrier and dx of each thread's rows,
   // re-read from cache; in eval mode dx is written in the reduction pass.
-  const int64_t max_threads = detail::bn_max_threads(total);
+  const int64_t max_threads = parallel_team_max_threads(total);
   std::vector<double> partial(static_cast<size_t>(2 * C * max_threads));
   std::vector<T> work(static_cast<size_t>(3 * C * max_threads));
   std::vector<T> k(static_cast<size_t>(4 * C));  // pivot, k_dy, k_x, k_c (training) or 0, scale (eval)
@@ -981,14 +936,13 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
   if (eval_dx)
     for (int64_t c = 0; c < C; ++c)
       k_dy[c] = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * save_invstd[c]);
-  detail::bn_parallel(total, [&](int64_t tid, int64_t nthreads) {
-    const int64_t n0 = detail::bn_split(N, nthreads, tid), n1 = detail::bn_split(N, nthreads, tid + 1);
+  parallel_team(total, [&](int64_t tid, int64_t nthreads) {
+    const int64_t n0 = split_range(N, nthreads, tid), n1 = split_range(N, nthreads, tid + 1);
     double* p = &partial[static_cast<size_t>(2 * C * tid)];
     detail::bn_rows_dy_xmu(dy, x, C, n0, n1, save_mean, p, p + C, &work[static_cast<size_t>(3 * C * tid)]);
     if (eval_dx) detail::bn_rows_affine(dy, dx, C, n0, n1, pivot, k_dy, pivot);  // pivot is all zeros here
-    detail::bn_barrier(nthreads);
-    for (int64_t c = detail::bn_split(C, nthreads, tid), end = detail::bn_split(C, nthreads, tid + 1);
-         c < end; ++c) {
+    team_barrier(nthreads);
+    for (int64_t c = split_range(C, nthreads, tid), end = split_range(C, nthreads, tid + 1); c < end; ++c) {
       double sum_dy = 0, sum_dy_xmu = 0;
       detail::bn_rows_sum(partial.data(), C, nthreads, c, sum_dy, sum_dy_xmu);
       if (training && dx) {
@@ -1002,7 +956,7 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
       write_grads(c, sum_dy, sum_dy_xmu);
     }
     if (training && dx) {
-      detail::bn_barrier(nthreads);
+      team_barrier(nthreads);
       detail::bn_rows_dx(dy, x, dx, C, n0, n1, pivot, k_dy, k_x, k_c);
     }
   });

@@ -1,7 +1,7 @@
-// CPU loop kernels shared by the elementwise ops: a parallel-for over index ranges, and strided loops
+// CPU loop kernels shared by the elementwise ops: strided loops (parallel_for from core/parallel.hpp)
 // that apply a scalar function to one or two broadcast operands writing a contiguous output.
 // Raw pointers, sizes and strides only; nothing here knows about tensors or autograd.
-// Depends on core/config.hpp.
+// Depends on core/parallel.hpp.
 #pragma once
 
 #include <algorithm>
@@ -9,33 +9,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "hnn/core/config.hpp"
+#include "hnn/core/parallel.hpp"
 
 namespace hnn::kernels::cpu {
-
-/// Below this many elements a loop runs on one thread: forking costs more than it saves.
-inline constexpr int64_t parallel_grain = 32768;
-
-/// Calls fn(begin, end) on disjoint chunks of [0, n), in parallel when n is large enough.
-template <class Fn>
-void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
-  if (n <= 0) return;
-#ifdef HNN_WITH_OPENMP
-  int threads = omp_get_max_threads();
-  if (n > grain && threads > 1 && !omp_in_parallel()) {
-    int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
-#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static)
-    for (int64_t c = 0; c < chunks; ++c) {
-      int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
-      if (begin < end) fn(begin, end);
-    }
-    return;
-  }
-#else
-  (void)grain;
-#endif
-  fn(int64_t(0), n);
-}
 
 /// Merges adjacent dimensions that are contiguous with each other in every operand, so a broadcast
 /// (N, C) + (C) becomes one outer and one inner loop. Sizes and per-operand strides are rewritten.

@@ -1,19 +1,19 @@
 // CUDA kernels behind Tensor<T, hnn::CUDA>'s generic ops: fill, (strided, converting) copy, broadcasting
 // binary arithmetic, scalar arithmetic and row sums. Raw pointers and sizes only; the host launchers
-// are in include/hnn/cuda/kernels.cu. Depends on kernels/cuda/common.cuh and cuda/launch.hpp.
+// are in include/hnn/cuda/kernels.cu. Depends on kernels/cuda/common.cuh and kernels/elementwise_types.hpp.
 #pragma once
 
 #include <cstdint>
 #include <type_traits>
 
-#include "hnn/cuda/launch.hpp"
 #include "hnn/kernels/cuda/common.cuh"
+#include "hnn/kernels/elementwise_types.hpp"
 
 namespace hnn::kernels::cuda {
 
-using hnn::cuda::launch::BinaryOp;
-using hnn::cuda::launch::ScalarOp;
-using hnn::cuda::launch::StridedGeometry;
+using hnn::kernels::BinaryOp;
+using hnn::kernels::ScalarOp;
+using hnn::kernels::StridedGeometry;
 
 /// Element offset of linear index i (row-major over g.sizes) for the given strides.
 __device__ __forceinline__ int64_t strided_offset(int64_t i, const StridedGeometry& g,

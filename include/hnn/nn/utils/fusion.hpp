@@ -1,6 +1,6 @@
 // Folding eval-mode batch norm into its neighbouring Linear / Conv2d for inference (PyTorch's
 // torch.nn.utils.fuse_conv_bn_eval / fuse_linear_bn_eval, plus fold_batch_norm over a whole Sequential).
-// Depends on nn/linear.hpp, nn/conv.hpp, nn/flatten.hpp, nn/dropout.hpp, nn/batchnorm.hpp, nn/sequential.hpp.
+// Depends on nn/linear.hpp, nn/conv.hpp, nn/flatten.hpp, nn/dropout.hpp, nn/batch_norm.hpp, nn/sequential.hpp.
 #pragma once
 
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "hnn/nn/batchnorm.hpp"
+#include "hnn/nn/batch_norm.hpp"
 #include "hnn/nn/conv.hpp"
 #include "hnn/nn/dropout.hpp"
 #include "hnn/nn/flatten.hpp"

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <hnn/autograd/backward.hpp>
 #include <hnn/cuda.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/functional/batch_norm.hpp>
 #include <hnn/tensor.hpp>
 #include <iostream>
@@ -25,7 +25,7 @@ using hnn::test::expect_close;
 namespace {
 
 const hnn::test::References& refs() {
-  static hnn::test::References r("batchnorm.json");
+  static hnn::test::References r("batch_norm.json");
   return r;
 }
 
@@ -51,7 +51,7 @@ nn::BatchNormOptions options_of(const hnn::test::ReferenceCase& c, int64_t C) {
   return opts;
 }
 
-/// The fixture replay of tests/nn/batchnorm_test.cpp with every tensor on the device.
+/// The fixture replay of tests/nn/batch_norm_test.cpp with every tensor on the device.
 template <class Module, class T>
 void replay(const hnn::test::ReferenceCase& c) {
   INFO("case " << c.name() << ": " << c.call());
@@ -229,7 +229,7 @@ TEST_CASE("CUDA errors name the failing call", "[cuda][errors]") {
     const std::string what = e.what();
     CHECK(what.find("cudaMemcpy") != std::string::npos);
     CHECK(what.find("failed: ") != std::string::npos);
-    CHECK(what.find("batchnorm_cuda_test.cpp:") != std::string::npos);
+    CHECK(what.find("batch_norm_cuda_test.cpp:") != std::string::npos);
   }
   // The error was cleared: the next call succeeds.
   CHECK(hnn::ones<float, CUDA>({4}).sum().item() == 4.0f);

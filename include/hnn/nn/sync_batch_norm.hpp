@@ -1,6 +1,6 @@
 // SyncBatchNorm: batch norm whose training statistics cover the union of every rank's batch (PyTorch's
 // torch.nn.SyncBatchNorm), and convert_sync_batchnorm, which swaps it in for every BatchNorm1d/2d/3d of a
-// model in place. Depends on nn/batchnorm.hpp, distributed/sync_batch_norm.hpp (needs HNN_WITH_MPI).
+// model in place. Depends on nn/batch_norm.hpp, distributed/sync_batch_norm.hpp (needs HNN_WITH_MPI).
 #pragma once
 
 #include <memory>
@@ -8,7 +8,7 @@
 
 #include "hnn/distributed/process_group.hpp"
 #include "hnn/distributed/sync_batch_norm.hpp"
-#include "hnn/nn/batchnorm.hpp"
+#include "hnn/nn/batch_norm.hpp"
 #include "hnn/nn/module.hpp"
 
 namespace hnn::nn {

@@ -1,5 +1,5 @@
-// Tests for include/hnn/nn/batchnorm.hpp, nn/functional/batch_norm.hpp and ops/batch_norm.hpp: the
-// PyTorch fixture matrix of tools/references/batchnorm.py in float and double, gradchecks, errors.
+// Tests for include/hnn/nn/batch_norm.hpp, nn/functional/batch_norm.hpp and ops/batch_norm.hpp: the
+// PyTorch fixture matrix of tools/references/batch_norm.py in float and double, gradchecks, errors.
 #include <catch2/catch.hpp>
 #include <hnn/hnn.hpp>
 #include <sstream>
@@ -12,7 +12,7 @@ using hnn::test::expect_close;
 namespace {
 
 const hnn::test::References& refs() {
-  static hnn::test::References r("batchnorm.json");
+  static hnn::test::References r("batch_norm.json");
   return r;
 }
 

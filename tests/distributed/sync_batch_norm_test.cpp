@@ -7,10 +7,10 @@
 #include <catch2/catch.hpp>
 #include <hnn/distributed/process_group.hpp>
 #include <hnn/nn/activation.hpp>
-#include <hnn/nn/batchnorm.hpp>
+#include <hnn/nn/batch_norm.hpp>
 #include <hnn/nn/linear.hpp>
 #include <hnn/nn/sequential.hpp>
-#include <hnn/nn/sync_batchnorm.hpp>
+#include <hnn/nn/sync_batch_norm.hpp>
 #include <hnn/tensor.hpp>
 #include <optional>
 

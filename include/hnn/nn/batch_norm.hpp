@@ -1,0 +1,220 @@
+// BatchNorm1d/2d/3d: batch normalization modules with PyTorch's options, parameters (weight, bias),
+// buffers (running_mean, running_var, num_batches_tracked), semantics and repr. One base template holds
+// everything; the subclasses only check the input rank. Depends on nn/module.hpp,
+// nn/functional/batch_norm.hpp.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "hnn/core/format.hpp"
+#include "hnn/nn/functional/batch_norm.hpp"
+#include "hnn/nn/module.hpp"
+
+namespace hnn::nn {
+
+/// Options of BatchNorm1d/2d/3d (and SyncBatchNorm). Setters chain; getters share the name.
+class BatchNormOptions {
+ public:
+  /// num_features: C of an input (N, C, ...). Fixed at construction.
+  BatchNormOptions(int64_t num_features) : num_features_(num_features) {}  // NOLINT: implicit like libtorch
+
+  int64_t num_features() const { return num_features_; }
+  /// Added to the variance before the square root. Default 1e-5; may be changed after construction.
+  BatchNormOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
+  double eps() const { return eps_; }
+  /// Weight of the batch statistic in the running average; std::nullopt = cumulative average
+  /// (factor 1 / num_batches_tracked). Default 0.1; may be changed after construction.
+  BatchNormOptions& momentum(std::optional<double> v) {
+    momentum_ = v;
+    return *this;
+  }
+  std::optional<double> momentum() const { return momentum_; }
+  /// Learnable per-channel weight (gamma, init 1) and bias (beta, init 0). Default true; fixed at
+  /// construction.
+  BatchNormOptions& affine(bool v) {
+    affine_ = v;
+    return *this;
+  }
+  bool affine() const { return affine_; }
+  /// Keep running_mean / running_var / num_batches_tracked and use them in eval mode. Default true;
+  /// fixed at construction.
+  BatchNormOptions& track_running_stats(bool v) {
+    track_running_stats_ = v;
+    return *this;
+  }
+  bool track_running_stats() const { return track_running_stats_; }
+
+ private:
+  int64_t num_features_;
+  double eps_ = 1e-5;
+  std::optional<double> momentum_ = 0.1;
+  bool affine_ = true;
+  bool track_running_stats_ = true;
+};
+
+/// What every batch norm module (BatchNorm1d/2d/3d, SyncBatchNorm) offers, whatever its concrete type:
+/// code that walks a model (precise BN, monitors) finds them all with one dynamic_cast to this.
+template <class T = float, class D = CPU>
+class BatchNormInterface {
+ public:
+  virtual ~BatchNormInterface() = default;
+  virtual const BatchNormOptions& options() const = 0;
+  virtual BatchNormOptions& mutable_options() = 0;
+  virtual void reset_running_stats() = 0;
+  virtual Tensor<T, D> running_mean() const = 0;
+  virtual Tensor<T, D> running_var() const = 0;
+  virtual Tensor<T, D> weight() const = 0;
+  virtual Tensor<T, D> bias() const = 0;
+};
+
+/// The shared implementation of BatchNorm1d/2d/3d. Derived supplies name() and check_input_dim().
+template <class Derived, class T = float, class D = CPU>
+class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface<T, D> {
+ public:
+  using TensorType = Tensor<T, D>;
+
+  explicit BatchNormBase(BatchNormOptions options) : options_(options) {
+    HNN_CHECK(options_.num_features() > 0, "BatchNorm: num_features must be positive, got ",
+              options_.num_features());
+    const int64_t C = options_.num_features();
+    // Registered in PyTorch's order, with undefined placeholders so state-dict keys never move.
+    weight_ = this->register_parameter("weight", options_.affine() ? ones<T, D>({C}) : TensorType());
+    bias_ = this->register_parameter("bias", options_.affine() ? zeros<T, D>({C}) : TensorType());
+    const bool track = options_.track_running_stats();
+    running_mean_ = this->register_buffer("running_mean", track ? zeros<T, D>({C}) : TensorType());
+    running_var_ = this->register_buffer("running_var", track ? ones<T, D>({C}) : TensorType());
+    num_batches_tracked_ = this->register_buffer("num_batches_tracked",
+                                                 track ? zeros<int64_t, D>(Shape{}) : Tensor<int64_t, D>());
+  }
+
+  TensorType forward(const TensorType& input) override {
+    static_cast<const Derived*>(this)->check_input_dim(input);
+    const bool training = this->is_training();
+    const bool track = options_.track_running_stats();
+    // Validate before touching any state, so a rejected batch leaves the buffers as they were.
+    // PyTorch's first complaint about a channel mismatch names the first per-channel tensor it checks.
+    const char* checked = options_.track_running_stats() ? "running_mean"
+                          : options_.affine()            ? "weight"
+                                                         : nullptr;
+    HNN_CHECK(checked == nullptr || input.size(1) == options_.num_features(), checked, " should contain ",
+              input.size(1), " elements not ", options_.num_features(), " (", name_and_features(),
+              " got input of shape ", input.shape(), ")");
+    if (training) {
+      int64_t per_channel =
+          input.size(0) * (input.size(1) ? input.numel() / (input.size(0) * input.size(1)) : 0);
+      HNN_CHECK(input.size(0) == 0 || per_channel != 1,
+                "Expected more than 1 value per channel when training, got input size ",
+                detail::torch_size(input.shape()));
+    }
+    double factor = 0.0;
+    if (training && track) {
+      auto count = this->buffer(num_batches_tracked_).template as<int64_t>();
+      int64_t seen = 0;
+      if constexpr (is_cpu_v<D>) {
+        seen = ++count.data()[0];
+      } else {
+        seen = count.item() + 1;  // a device counter: read back, then written in place
+        count.fill_(seen);
+      }
+      factor = options_.momentum() ? *options_.momentum() : 1.0 / static_cast<double>(seen);
+    }
+    // Batch statistics in training, or in eval when no running statistics are kept.
+    const bool use_batch_stats = training || !track;
+    TensorType rm = (!training || track) ? running_mean() : TensorType();
+    TensorType rv = (!training || track) ? running_var() : TensorType();
+    return functional::batch_norm(input, rm, rv, weight(), bias(), use_batch_stats, factor, options_.eps());
+  }
+
+  /// gamma and beta; undefined when affine=false.
+  TensorType weight() const override { return this->parameter(weight_); }
+  TensorType bias() const override { return this->parameter(bias_); }
+  /// Undefined when track_running_stats=false.
+  TensorType running_mean() const override { return buffer_as_t(running_mean_); }
+  TensorType running_var() const override { return buffer_as_t(running_var_); }
+  /// The number of training forwards seen (0 when statistics are not tracked).
+  int64_t num_batches_tracked() const {
+    const auto& b = this->buffer(num_batches_tracked_);
+    return b.defined() ? b.template as<int64_t>().item() : 0;
+  }
+  const BatchNormOptions& options() const override { return options_; }
+  /// Changes eps / momentum after construction (the options documented as changeable).
+  BatchNormOptions& mutable_options() override { return options_; }
+
+  /// running_mean = 0, running_var = 1, num_batches_tracked = 0, in place.
+  void reset_running_stats() override {
+    if (!options_.track_running_stats()) return;
+    NoGradGuard guard;
+    running_mean().fill_(T(0));
+    running_var().fill_(T(1));
+    this->buffer(num_batches_tracked_).template as<int64_t>().fill_(0);
+  }
+  /// Resets the running statistics and sets weight = 1, bias = 0.
+  void reset_parameters() {
+    reset_running_stats();
+    if (!options_.affine()) return;
+    NoGradGuard guard;
+    weight().fill_(T(1));
+    bias().fill_(T(0));
+  }
+
+  std::string extra_repr() const override {
+    std::string momentum = options_.momentum() ? detail::py_float_repr(*options_.momentum()) : "None";
+    return std::to_string(options_.num_features()) + ", eps=" + detail::py_float_repr(options_.eps()) +
+           ", momentum=" + momentum + ", affine=" + detail::py_bool(options_.affine()) +
+           ", track_running_stats=" + detail::py_bool(options_.track_running_stats());
+  }
+
+ private:
+  TensorType buffer_as_t(size_t slot) const {
+    const auto& b = this->buffer(slot);
+    return b.defined() ? b.template as<T>() : TensorType();
+  }
+  std::string name_and_features() const {
+    return this->name() + "(" + std::to_string(options_.num_features()) + ")";
+  }
+
+  BatchNormOptions options_;
+  size_t weight_ = 0, bias_ = 0, running_mean_ = 0, running_var_ = 0, num_batches_tracked_ = 0;
+};
+
+/// Batch norm over (N, C) or (N, C, L) inputs.
+template <class T = float, class D = CPU>
+class BatchNorm1d : public BatchNormBase<BatchNorm1d<T, D>, T, D> {
+ public:
+  explicit BatchNorm1d(BatchNormOptions options) : BatchNormBase<BatchNorm1d<T, D>, T, D>(options) {}
+  explicit BatchNorm1d(int64_t num_features) : BatchNorm1d(BatchNormOptions(num_features)) {}
+  std::string name() const override { return "BatchNorm1d"; }
+  void check_input_dim(const Tensor<T, D>& input) const {
+    HNN_CHECK(input.dim() == 2 || input.dim() == 3, "expected 2D or 3D input (got ", input.dim(), "D input)");
+  }
+};
+
+/// Batch norm over (N, C, H, W) inputs.
+template <class T = float, class D = CPU>
+class BatchNorm2d : public BatchNormBase<BatchNorm2d<T, D>, T, D> {
+ public:
+  explicit BatchNorm2d(BatchNormOptions options) : BatchNormBase<BatchNorm2d<T, D>, T, D>(options) {}
+  explicit BatchNorm2d(int64_t num_features) : BatchNorm2d(BatchNormOptions(num_features)) {}
+  std::string name() const override { return "BatchNorm2d"; }
+  void check_input_dim(const Tensor<T, D>& input) const {
+    HNN_CHECK(input.dim() == 4, "expected 4D input (got ", input.dim(), "D input)");
+  }
+};
+
+/// Batch norm over (N, C, D, H, W) inputs.
+template <class T = float, class D = CPU>
+class BatchNorm3d : public BatchNormBase<BatchNorm3d<T, D>, T, D> {
+ public:
+  explicit BatchNorm3d(BatchNormOptions options) : BatchNormBase<BatchNorm3d<T, D>, T, D>(options) {}
+  explicit BatchNorm3d(int64_t num_features) : BatchNorm3d(BatchNormOptions(num_features)) {}
+  std::string name() const override { return "BatchNorm3d"; }
+  void check_input_dim(const Tensor<T, D>& input) const {
+    HNN_CHECK(input.dim() == 5, "expected 5D input (got ", input.dim(), "D input)");
+  }
+};
+
+}  // namespace hnn::nn
