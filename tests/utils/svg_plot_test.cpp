@@ -1,6 +1,8 @@
 // Tests for include/hnn/utils/svg_plot.hpp: the document is well-formed XML (balanced tags, escaped text),
 // has one polyline per finite run of each series and one polygon per band run, finite coordinates inside
 // the canvas, nice ticks, side-by-side panels, and a file written through write_svg.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -178,6 +180,6 @@ TEST_CASE("write_svg writes the rendered document", "[utils][svg]") {
   std::stringstream ss;
   ss << in.rdbuf();
   CHECK(ss.str() == render_svg({p}));
-  std::ifstream temp("curves.svg.tmp");
+  std::ifstream temp(hnn::detail::temp_path_for("curves.svg", ::getpid()));
   CHECK_FALSE(temp.good());
 }

@@ -84,14 +84,14 @@ class CpuCachingAllocator {
 
  private:
   // Blocks under 16 KiB come from malloc's own fast bins; caching them buys nothing.
-  static constexpr size_t min_cached_bytes = 16 * 1024;
+  static constexpr size_t min_cached_bytes = size_t{16} * 1024;
 
   // Sizes round up to a multiple of 64 bytes, and above 64 KiB to one of four steps per power of two
   // (at most 25 % waste), so slightly different shapes share a bucket.
   static size_t bucket_size(size_t bytes) {
     size_t size = (bytes + alignment - 1) / alignment * alignment;
     if (size == 0) size = alignment;
-    if (size <= 64 * 1024) return size;
+    if (size <= size_t{64} * 1024) return size;
     size_t pow2 = 1;
     while (pow2 * 2 <= size) pow2 *= 2;
     size_t step = pow2 / 4;

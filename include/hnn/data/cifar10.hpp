@@ -26,7 +26,7 @@ class CIFAR10 : public TensorDataset<T, int64_t> {
   static_assert(std::is_floating_point_v<T>, "hnn::data::CIFAR10: images are float or double");
 
  public:
-  static constexpr int64_t image_bytes = 3 * 32 * 32;
+  static constexpr int64_t image_bytes = int64_t{3} * 32 * 32;
   static constexpr int64_t record_bytes = 1 + image_bytes;
 
   CIFAR10(const std::string& root, bool train = true) : CIFAR10(load(root, train)) {}

@@ -88,8 +88,10 @@ class DataLoader {
 
   /// Holds `dataset` by reference when it is an lvalue (keep it alive) and takes it over when it is an
   /// rvalue.
+  /// (Constrained to datasets, so it never hides DataLoader's own copy and move constructors.)
   template <class DS>
   requires std::is_base_of_v<Dataset<T, Target>, std::decay_t<DS>>
+  // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): the requires-clause excludes DataLoader
   explicit DataLoader(DS&& dataset, DataLoaderOptions options = DataLoaderOptions())
       : dataset_(detail::hold_dataset(std::forward<DS>(dataset))),
         options_(options),
@@ -110,7 +112,7 @@ class DataLoader {
       const auto* s = &sampler;
       sampler_ = [s] { return std::vector<int64_t>(s->indices()); };
     } else {
-      auto s = std::make_shared<const std::decay_t<Sampler>>(std::move(sampler));
+      auto s = std::make_shared<const std::decay_t<Sampler>>(std::forward<Sampler>(sampler));
       sampler_ = [s] { return std::vector<int64_t>(s->indices()); };
     }
   }

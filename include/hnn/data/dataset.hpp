@@ -112,7 +112,7 @@ std::shared_ptr<const dataset_base_t<DS>> hold_dataset(DS&& dataset) {
     // Aliasing constructor with an empty owner: a non-owning pointer with shared_ptr's interface.
     return std::shared_ptr<const Plain>(std::shared_ptr<const Plain>(), &dataset);
   } else {
-    return std::make_shared<const Plain>(std::move(dataset));
+    return std::make_shared<const Plain>(std::forward<DS>(dataset));
   }
 }
 

@@ -1,12 +1,8 @@
 // Low-level safetensors I/O: an 8-byte little-endian header length N, N bytes of JSON
 // ({"key": {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}, space-padded to a multiple of 8), then
 // the raw little-endian data. Writes are atomic (temp file + fsync + rename); reads validate everything.
-// Depends on tensor/any_tensor.hpp, nlohmann/json, POSIX (fsync, rename, kill).
+// Depends on tensor/any_tensor.hpp, core/atomic_file.hpp, nlohmann/json.
 #pragma once
-
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -25,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "hnn/core/atomic_file.hpp"
 #include "hnn/core/error.hpp"
 #include "hnn/tensor.hpp"
 #include "hnn/tensor/any_tensor.hpp"
@@ -91,92 +88,12 @@ void to_little_endian(T* values, size_t n) {
   }
 }
 
-inline std::string errno_text() { return std::strerror(errno); }
-
-/// The temp file a save to `target` writes first: "<target>.tmp.<pid>", so concurrent savers in different
-/// processes never share one.
-inline std::string temp_path_for(const std::string& target, long pid) {
-  return target + ".tmp." + std::to_string(pid);
-}
-
-/// Removes "<target>.tmp.<pid>" files whose writer process no longer exists (kill(pid, 0) fails with
-/// ESRCH): a writer killed mid-save (SIGKILL, OOM killer, power loss) leaves its temp file behind, and
-/// without this every crash would leave one more. Temps of live processes (a concurrent save, or a
-/// recycled pid) are kept. Best effort: errors are ignored, since the save itself does not depend on it.
-inline void remove_stale_temp_files(const std::string& target) {
-  namespace fs = std::filesystem;
-  const fs::path target_path(target);
-  const std::string prefix = target_path.filename().string() + ".tmp.";
-  const fs::path dir = target_path.has_parent_path() ? target_path.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string digits = name.substr(prefix.size());
-    if (digits.size() > 9 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      continue;
-    const auto pid = static_cast<pid_t>(std::stol(digits));
-    if (pid <= 0 || pid == ::getpid()) continue;
-    if (::kill(pid, 0) == -1 && errno == ESRCH) {
-      std::error_code ignored;
-      fs::remove(it->path(), ignored);
-    }
-  }
-}
-
-/// Closes and removes the temp file unless commit() ran; keeps the target untouched on any failure.
-class TempFile {
- public:
-  TempFile(std::string target) : target_(std::move(target)), temp_(temp_path_for(target_, ::getpid())) {
-    remove_stale_temp_files(target_);
-    file_ = std::fopen(temp_.c_str(), "wb");
-    HNN_CHECK_RUNTIME(file_ != nullptr, "hnn::io::write_safetensors: cannot create '", temp_,
-                      "': ", errno_text());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (file_) std::fclose(file_);
-    if (!committed_) std::remove(temp_.c_str());
-  }
-
-  void write(const void* bytes, size_t n) {
-    if (n == 0) return;
-    HNN_CHECK_RUNTIME(std::fwrite(bytes, 1, n, file_) == n, "hnn::io::write_safetensors: writing '", temp_,
-                      "' failed: ", errno_text(), " ('", target_, "' is left as it was)");
-  }
-
-  /// fflush + fsync, rename over the target, then fsync the directory so the rename itself is durable.
-  void commit() {
-    HNN_CHECK_RUNTIME(std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0,
-                      "hnn::io::write_safetensors: flushing '", temp_, "' failed: ", errno_text(), " ('",
-                      target_, "' is left as it was)");
-    int rc = std::fclose(file_);
-    file_ = nullptr;
-    HNN_CHECK_RUNTIME(rc == 0, "hnn::io::write_safetensors: closing '", temp_, "' failed: ", errno_text());
-    HNN_CHECK_RUNTIME(std::rename(temp_.c_str(), target_.c_str()) == 0,
-                      "hnn::io::write_safetensors: renaming '", temp_, "' to '", target_,
-                      "' failed: ", errno_text());
-    committed_ = true;
-    auto slash = target_.find_last_of('/');
-    std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : target_.substr(0, slash));
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {  // best effort: some file systems refuse fsync on directories
-      (void)::fsync(fd);
-      ::close(fd);
-    }
-  }
-
- private:
-  std::string target_, temp_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
-};
+using hnn::detail::errno_text;
+using hnn::detail::remove_stale_temp_files;
+using hnn::detail::temp_path_for;
 
 template <class T>
-void write_tensor_bytes(TempFile& out, const Tensor<T, CPU>& t) {
+void write_tensor_bytes(hnn::detail::AtomicFile& out, const Tensor<T, CPU>& t) {
   if (t.numel() == 0) return;
   if (t.is_contiguous() && std::endian::native == std::endian::little) {
     out.write(t.data(), static_cast<size_t>(t.numel()) * sizeof(T));
@@ -220,7 +137,7 @@ inline std::vector<RawEntry> validate_header(const nlohmann::json& header, uint6
       }
       continue;
     }
-    const std::string at = where + "tensor '" + key + "': ";
+    const std::string at = hnn::detail::concat(where, "tensor '", key, "': ");
     HNN_CHECK_RUNTIME(value.is_object() && value.contains("dtype") && value.contains("shape") &&
                           value.contains("data_offsets"),
                       at, "expected an object with dtype, shape and data_offsets, got ", value.dump());
@@ -325,7 +242,7 @@ inline void write_safetensors(const std::string& path,
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(n >> (8 * i));
 
-  detail::TempFile out(path);
+  hnn::detail::AtomicFile out(path, "hnn::io::write_safetensors");
   out.write(length, 8);
   out.write(text.data(), text.size());
   auto& hook = detail::write_fault_hook();

@@ -38,7 +38,7 @@ class CrossEntropyLoss : public LossBase<CrossEntropyLoss<T, D>, CrossEntropyLos
  public:
   static constexpr const char* class_name = "CrossEntropyLoss";
   CrossEntropyLoss(CrossEntropyLossOptions options = {})  // NOLINT: implicit like libtorch options
-      : LossBase<CrossEntropyLoss, CrossEntropyLossOptions>(std::move(options)) {}
+      : LossBase<CrossEntropyLoss, CrossEntropyLossOptions>(options) {}
 
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
@@ -113,8 +113,7 @@ class BCEWithLogitsLoss : public LossBase<BCEWithLogitsLoss<T, D>, BCEWithLogits
  public:
   static constexpr const char* class_name = "BCEWithLogitsLoss";
   BCEWithLogitsLoss(BCEWithLogitsLossOptions options = {}, Tensor<T, D> pos_weight = {})  // NOLINT
-      : LossBase<BCEWithLogitsLoss, BCEWithLogitsLossOptions>(std::move(options)),
-        pos_weight_(std::move(pos_weight)) {}
+      : LossBase<BCEWithLogitsLoss, BCEWithLogitsLossOptions>(options), pos_weight_(std::move(pos_weight)) {}
   const Tensor<T, D>& pos_weight() const { return pos_weight_; }
 
   template <class U>

@@ -52,14 +52,14 @@ class AdamOptionsBase {
 
   /// Throws PyTorch's messages for invalid values.
   void validate() const {
-    using detail::python_float;
-    HNN_CHECK(lr_ >= 0.0, "Invalid learning rate: ", python_float(lr_));
-    HNN_CHECK(eps_ >= 0.0, "Invalid epsilon value: ", python_float(eps_));
+    using hnn::detail::py_float_repr;
+    HNN_CHECK(lr_ >= 0.0, "Invalid learning rate: ", py_float_repr(lr_));
+    HNN_CHECK(eps_ >= 0.0, "Invalid epsilon value: ", py_float_repr(eps_));
     HNN_CHECK(betas_.first >= 0.0 && betas_.first < 1.0,
-              "Invalid beta parameter at index 0: ", python_float(betas_.first));
+              "Invalid beta parameter at index 0: ", py_float_repr(betas_.first));
     HNN_CHECK(betas_.second >= 0.0 && betas_.second < 1.0,
-              "Invalid beta parameter at index 1: ", python_float(betas_.second));
-    HNN_CHECK(weight_decay_ >= 0.0, "Invalid weight_decay value: ", python_float(weight_decay_));
+              "Invalid beta parameter at index 1: ", py_float_repr(betas_.second));
+    HNN_CHECK(weight_decay_ >= 0.0, "Invalid weight_decay value: ", py_float_repr(weight_decay_));
   }
   void to_json(nlohmann::json& j) const {
     j["lr"] = lr_;

@@ -128,7 +128,7 @@ class ReduceLROnPlateau {
   explicit ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options = {})
       : optimizer_(&optimizer), options_(std::move(options)) {
     HNN_CHECK(options_.factor() < 1.0, "ReduceLROnPlateau: Factor should be < 1.0. (got ",
-              detail::python_float(options_.factor()), ")");
+              hnn::detail::py_float_repr(options_.factor()), ")");
     HNN_CHECK(options_.mode() == "min" || options_.mode() == "max", "ReduceLROnPlateau: mode ",
               options_.mode(), " is unknown! (expected \"min\" or \"max\")");
     HNN_CHECK(options_.threshold_mode() == "rel" || options_.threshold_mode() == "abs",

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "hnn/core/format.hpp"
 #include "hnn/core/parallel.hpp"
 #include "hnn/tensor.hpp"
 #include "hnn/tensor/any_tensor.hpp"
@@ -22,29 +23,13 @@ namespace hnn::optim {
 /// An optimiser's checkpoint: `meta` holds {"optimizer": name, "param_groups": [PyTorch's group dicts, each
 /// with "params": [global parameter indices]]}; `tensors` holds "state.<param index>.<name>" entries
 /// (momentum_buffer; step, exp_avg, exp_avg_sq, max_exp_avg_sq), as torch.optim's state_dict() names them.
+// NOLINTNEXTLINE(bugprone-exception-escape): its implicit noexcept moves come from nlohmann::json's
 struct OptimizerState {
   nlohmann::json meta;
   std::vector<std::pair<std::string, hnn::AnyTensor<hnn::CPU>>> tensors;
 };
 
 namespace detail {
-
-/// Python's repr of a float ("1.0", "-0.1", "0.0001", "1e-05"), so error messages read as PyTorch's:
-/// shortest round-trip digits, fixed notation for exponents in [-4, 16), scientific otherwise.
-inline std::string python_float(double v) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
-  char buf[400];
-  auto [sci_end, sci_ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  if (sci_ec != std::errc()) return std::to_string(v);
-  const std::string sci(buf, sci_end);
-  const int exponent = std::stoi(sci.substr(sci.find('e') + 1));
-  if (v != 0.0 && (exponent < -4 || exponent >= 16)) return sci;
-  auto [fixed_end, fixed_ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  if (fixed_ec != std::errc()) return sci;
-  std::string fixed(buf, fixed_end);
-  if (fixed.find('.') == std::string::npos) fixed += ".0";
-  return fixed;
-}
 
 /// Calls fn(begin, length) over [0, n) in chunks (parallel when large) for vectorised Eigen updates.
 template <class Fn>
@@ -210,7 +195,8 @@ class OptimizerBase : public Optimizer {
       HNN_CHECK(ec == std::errc() && ptr == index_text.data() + index_text.size() && index < params.size(),
                 who, ": state entry '", key, "' names parameter ", index_text, " but the optimizer has ",
                 params.size(), " parameters");
-      fresh[index].load(field, tensor, params[index]->shape(), who + ": state entry '" + key + "'");
+      fresh[index].load(field, tensor, params[index]->shape(),
+                        hnn::detail::concat(who, ": state entry '", key, "'"));
     }
     for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = options[g];
     state_ = std::move(fresh);

@@ -47,10 +47,10 @@ class SGDOptions {
 
   /// Throws PyTorch's messages for invalid values.
   void validate() const {
-    using detail::python_float;
-    HNN_CHECK(lr_ >= 0.0, "Invalid learning rate: ", python_float(lr_));
-    HNN_CHECK(momentum_ >= 0.0, "Invalid momentum value: ", python_float(momentum_));
-    HNN_CHECK(weight_decay_ >= 0.0, "Invalid weight_decay value: ", python_float(weight_decay_));
+    using hnn::detail::py_float_repr;
+    HNN_CHECK(lr_ >= 0.0, "Invalid learning rate: ", py_float_repr(lr_));
+    HNN_CHECK(momentum_ >= 0.0, "Invalid momentum value: ", py_float_repr(momentum_));
+    HNN_CHECK(weight_decay_ >= 0.0, "Invalid weight_decay value: ", py_float_repr(weight_decay_));
     HNN_CHECK(!nesterov_ || (momentum_ > 0.0 && dampening_ == 0.0),
               "Nesterov momentum requires a momentum and zero dampening");
   }
@@ -107,7 +107,7 @@ class SGD : public OptimizerBase<SGD<T, D>, SGDOptions, SGDParamState<T>, T, D> 
   using ParamState = SGDParamState<T>;
   using Base = OptimizerBase<SGD<T, D>, SGDOptions, SGDParamState<T>, T, D>;
 
-  SGD(std::vector<Tensor<T, D>> params, SGDOptions options) : Base(std::move(params), std::move(options)) {}
+  SGD(std::vector<Tensor<T, D>> params, SGDOptions options) : Base(std::move(params), options) {}
 
   /// One parameter's update over its n contiguous elements.
   void update(T* param, const T* grad, int64_t n, const Shape& shape, const SGDOptions& o,

@@ -39,7 +39,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
@@ -48,6 +47,7 @@
 #include <vector>
 
 #include "hnn/autograd/grad_mode.hpp"
+#include "hnn/core/atomic_file.hpp"
 #include "hnn/core/error.hpp"
 #include "hnn/nn/activation.hpp"
 #include "hnn/nn/batch_norm.hpp"
@@ -333,25 +333,6 @@ inline std::string format_value(double v) {
   return buf;
 }
 
-/// Writes `text` to `path` through a temporary file renamed over it.
-inline void write_file_atomically(const std::string& path, const std::string& text, const char* who) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    HNN_CHECK_RUNTIME(out.good(), who, ": cannot create '", temp, "'");
-    out << text;
-    out.flush();
-    if (!out.good()) {
-      std::remove(temp.c_str());
-      throw std::runtime_error(std::string(who) + ": writing '" + temp + "' failed");
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw std::runtime_error(std::string(who) + ": cannot rename '" + temp + "' to '" + path + "'");
-  }
-}
-
 /// A panel of percentile bands over steps: the outermost pair palest, the middle percentile (or the
 /// mean, for an even count) as a line.
 inline PlotPanel percentile_panel(const MonitoredSeries& series, const std::vector<double>& percentiles,
@@ -405,16 +386,19 @@ class ActivationMonitor {
           std::string known;
           for (const auto& [name, module] : modules)
             if (!name.empty()) known += (known.empty() ? "'" : ", '") + name + "' (" + module->name() + ")";
-          throw std::invalid_argument("ActivationMonitor: the model has no module named '" + wanted +
-                                      "'; its modules are " + known);
+          throw std::invalid_argument(hnn::detail::concat(
+              "ActivationMonitor: the model has no module named '", wanted, "'; its modules are ", known));
         }
         add_target(it->first, *it->second, detail::classify(*it->second));
       }
     }
     for (auto& [module_name, module] : modules)
       for (auto& [name, parameter] : module->named_parameters(/*recurse=*/false)) {
-        gradients_.push_back(GradientNormSeries{
-            module_name.empty() ? name : module_name + "." + name, module->name(), {}, {}});
+        gradients_.push_back(
+            GradientNormSeries{module_name.empty() ? name : hnn::detail::concat(module_name, ".", name),
+                               module->name(),
+                               {},
+                               {}});
         parameters_.push_back(parameter);
       }
     attach();
@@ -520,7 +504,7 @@ class ActivationMonitor {
     return out;
   }
   void write_csv(const std::string& path) const {
-    detail::write_file_atomically(path, csv(), "ActivationMonitor::write_csv");
+    hnn::detail::write_file_atomically(path, csv(), "ActivationMonitor::write_csv");
   }
 
   /// Percentile bands over steps, one panel per monitored point (three to a row), and a panel of the

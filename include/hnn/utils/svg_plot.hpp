@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -14,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "hnn/core/atomic_file.hpp"
 #include "hnn/core/error.hpp"
 
 namespace hnn::utils {
@@ -164,7 +164,8 @@ inline std::string render_svg(const std::vector<PlotPanel>& panels, const PlotOp
   for (size_t p = 0; p < panels.size(); ++p) {
     const auto& panel = panels[p];
     const double ox = W * static_cast<double>(p % columns);
-    const double oy = top_extra + H * static_cast<double>(p / columns);
+    const size_t row = p / columns;
+    const double oy = top_extra + H * static_cast<double>(row);
     const double px0 = ox + left, px1 = ox + W - right, py0 = oy + top, py1 = oy + H - bottom;
     // Data range over every finite point of series and bands.
     double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
@@ -267,7 +268,7 @@ inline std::string render_svg(const std::vector<PlotPanel>& panels, const PlotOp
     }
     // Legend in the top-right corner of the plot area.
     for (size_t k = 0; k < legend.size(); ++k) {
-      const double ly = py0 + 14 + 16 * k, lx = px1 - 120;
+      const double ly = py0 + 14 + 16 * static_cast<double>(k), lx = px1 - 120;
       svg << "<line x1=\"" << num(lx) << "\" y1=\"" << num(ly - 4) << "\" x2=\"" << num(lx + 18) << "\" y2=\""
           << num(ly - 4) << "\" stroke=\"" << legend[k].second << "\" stroke-width=\"3\"/>\n"
           << "<text x=\"" << num(lx + 24) << "\" y=\"" << num(ly) << "\">"
@@ -283,22 +284,7 @@ inline std::string render_svg(const std::vector<PlotPanel>& panels, const PlotOp
 /// plot).
 inline void write_svg(const std::string& path, const std::vector<PlotPanel>& panels,
                       const PlotOptions& options = {}) {
-  const std::string text = render_svg(panels, options);
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    HNN_CHECK_RUNTIME(out.good(), "hnn::utils::write_svg: cannot create '", temp, "'");
-    out << text;
-    out.flush();
-    if (!out.good()) {
-      std::remove(temp.c_str());
-      throw std::runtime_error("hnn::utils::write_svg: writing '" + temp + "' failed");
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw std::runtime_error("hnn::utils::write_svg: cannot rename '" + temp + "' to '" + path + "'");
-  }
+  hnn::detail::write_file_atomically(path, render_svg(panels, options), "hnn::utils::write_svg");
 }
 
 }  // namespace hnn::utils

@@ -1,0 +1,38 @@
+// The translation unit scripts/tidy_check.sh gives clang-tidy besides examples/lenet.cpp: every header of
+// hnn.hpp, with the public class templates explicitly instantiated for the dtypes users build them with,
+// so their members are analysed even where no example calls them. Compiled only by clang-tidy.
+#include <hnn/hnn.hpp>
+
+template class hnn::Tensor<float>;
+template class hnn::Tensor<double>;
+template class hnn::AnyTensor<hnn::CPU>;
+
+#define HNN_TIDY_MODULES(T)                     \
+  template class hnn::nn::Linear<T>;            \
+  template class hnn::nn::Conv2d<T>;            \
+  template class hnn::nn::BatchNorm1d<T>;       \
+  template class hnn::nn::BatchNorm2d<T>;       \
+  template class hnn::nn::BatchNorm3d<T>;       \
+  template class hnn::nn::Dropout<T>;           \
+  template class hnn::nn::Flatten<T>;           \
+  template class hnn::nn::ReLU<T>;              \
+  template class hnn::nn::Sigmoid<T>;           \
+  template class hnn::nn::Tanh<T>;              \
+  template class hnn::nn::Softmax<T>;           \
+  template class hnn::nn::LogSoftmax<T>;        \
+  template class hnn::nn::MaxPool2d<T>;         \
+  template class hnn::nn::AvgPool2d<T>;         \
+  template class hnn::nn::Sequential<T>;        \
+  template class hnn::nn::CrossEntropyLoss<T>;  \
+  template class hnn::nn::NLLLoss<T>;           \
+  template class hnn::nn::MSELoss<T>;           \
+  template class hnn::nn::BCELoss<T>;           \
+  template class hnn::nn::BCEWithLogitsLoss<T>; \
+  template class hnn::optim::SGD<T>;            \
+  template class hnn::optim::Adam<T>;           \
+  template class hnn::optim::AdamW<T>;
+
+HNN_TIDY_MODULES(float)
+HNN_TIDY_MODULES(double)
+
+int main() { return 0; }
