@@ -20,7 +20,11 @@ archs=${HNN_CUDA_ARCHITECTURES:-90}
 jobs=${HNN_JOBS:-2}
 
 bench=OFF
-targets=(hnn_cuda test_cuda_batch_norm_cuda_test)
+targets=(hnn_cuda)
+for test_source in tests/cuda/*_test.cpp; do  # every CUDA test: test_cuda_<stem>
+  test_name=$(basename "$test_source" .cpp)
+  targets+=("test_cuda_${test_name}")
+done
 if compgen -G "/usr/local/cuda/lib64/libcudnn.so*" >/dev/null || compgen -G "/usr/lib/*/libcudnn.so*" >/dev/null; then
   bench=ON
   targets+=(cuda_batch_norm_bench)
@@ -33,13 +37,17 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 fi
 
+# With MPI (setup.sh installs Open MPI) the configuration compiles SyncBatchNorm on CUDA tensors too
+# (tests/cuda/sync_batch_norm_cuda_test.cpp).
+mpi=OFF
+command -v mpicxx >/dev/null && mpi=ON
 cmake -S . -B "$build_dir" \
   -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CUDA_COMPILER="$NVCC" \
   -DCMAKE_CUDA_ARCHITECTURES="$archs" \
-  -DHNN_WITH_CUDA=ON -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=OFF -DHNN_BUILD_BENCHMARKS="$bench" \
+  -DHNN_WITH_CUDA=ON -DHNN_WITH_MPI="$mpi" -DHNN_BUILD_TESTS=ON -DHNN_BUILD_EXAMPLES=OFF -DHNN_BUILD_BENCHMARKS="$bench" \
   "${launcher[@]}" >/dev/null
-echo "cuda_build: configured $build_dir (CUDA architectures $archs, benchmark $bench)"
+echo "cuda_build: configured $build_dir (CUDA architectures $archs, MPI $mpi, benchmark $bench)"
 
 cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}"
 

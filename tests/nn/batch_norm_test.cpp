@@ -1,9 +1,11 @@
 // Tests for include/hnn/nn/batch_norm.hpp, nn/functional/batch_norm.hpp and ops/batch_norm.hpp: the
-// PyTorch fixture matrix of tools/references/batch_norm.py in float and double, gradchecks, errors.
+// PyTorch fixture matrix of tools/references/batch_norm.py in float and double (the replay of
+// tests/support/batch_norm_replay.hpp, which tests/cuda runs on the device), gradchecks, errors.
 #include <catch2/catch.hpp>
 #include <hnn/hnn.hpp>
 #include <sstream>
 
+#include "batch_norm_replay.hpp"
 #include "reference.hpp"
 
 namespace nn = hnn::nn;
@@ -11,84 +13,7 @@ using hnn::test::expect_close;
 
 namespace {
 
-const hnn::test::References& refs() {
-  static hnn::test::References r("batch_norm.json");
-  return r;
-}
-
-nn::BatchNormOptions options_of(const hnn::test::ReferenceCase& c, int64_t C) {
-  const auto& p = c.json()["params"];
-  nn::BatchNormOptions opts(C);
-  opts.eps(p["eps"].get<double>())
-      .affine(p["affine"].get<bool>())
-      .track_running_stats(p["track"].get<bool>());
-  if (p["momentum"].is_null())
-    opts.momentum(std::nullopt);
-  else
-    opts.momentum(p["momentum"].get<double>());
-  return opts;
-}
-
-/// Replays one fixture case: the same call sequence, comparing every output, buffer and gradient.
-template <class Module, class T>
-void replay(const hnn::test::ReferenceCase& c) {
-  INFO("case " << c.name() << ": " << c.call());
-  auto x0 = c.tensor<T>("x0");
-  Module bn(options_of(c, x0.size(1)));
-  std::ostringstream repr;
-  repr << bn;
-  CHECK(repr.str() == c.param<std::string>("repr"));
-  const bool affine = c.param<bool>("affine"), track = c.param<bool>("track");
-  if (affine) {
-    hnn::NoGradGuard guard;
-    bn.weight().copy_(c.tensor<T>("weight0"));
-    bn.bias().copy_(c.tensor<T>("bias0"));
-  } else {
-    CHECK_FALSE(bn.weight().defined());
-    CHECK(bn.parameters().empty());
-  }
-  CHECK(bn.running_mean().defined() == track);
-  const T* running_mean_storage = track ? bn.running_mean().data() : nullptr;
-  auto sequence = c.json()["params"]["sequence"].get<std::vector<std::string>>();
-  for (size_t k = 0; k < sequence.size(); ++k) {
-    const std::string s = std::to_string(k);
-    INFO("step " << k << " (" << sequence[k] << ")");
-    bn.train(sequence[k] == "train");
-    auto x = c.tensor<T>("x" + s).requires_grad_(true);
-    auto y = bn(x);
-    expect_close(y, c.tensor<double>("y" + s), hnn::test::default_rtol<T>(), -1, "output y" + s);
-    (y * c.tensor<T>("r" + s)).sum().backward();
-    expect_close(x.grad(), c.tensor<double>("dx" + s), hnn::test::default_rtol<T>(), -1, "grad of x" + s);
-    if (track) {
-      expect_close(bn.running_mean(), c.tensor<double>("running_mean" + s), hnn::test::default_rtol<T>(), -1,
-                   "running_mean after step " + s);
-      expect_close(bn.running_var(), c.tensor<double>("running_var" + s), hnn::test::default_rtol<T>(), -1,
-                   "running_var after step " + s);
-      CHECK(bn.num_batches_tracked() == c.tensor<int64_t>("num_batches_tracked" + s).item());
-      CHECK(bn.running_mean().data() == running_mean_storage);  // updated in place, never rebound
-    }
-  }
-  if (affine) {
-    expect_close(bn.weight().grad(), c.tensor<double>("dweight"), hnn::test::default_rtol<T>(), -1,
-                 "grad of weight");
-    expect_close(bn.bias().grad(), c.tensor<double>("dbias"), hnn::test::default_rtol<T>(), -1,
-                 "grad of bias");
-  }
-}
-
-template <class T>
-void replay_any(const std::string& name) {
-  auto c = refs().get(name);
-  const std::string layout = name.substr(0, name.find('_'));
-  if (layout == "1d" || layout == "1dL" || name.find("offset1e3_1d") == 0)
-    replay<nn::BatchNorm1d<T>, T>(c);
-  else if (layout == "2d" || name.find("offset1e3_2d") == 0)
-    replay<nn::BatchNorm2d<T>, T>(c);
-  else if (layout == "3d")
-    replay<nn::BatchNorm3d<T>, T>(c);
-  else
-    FAIL("unknown layout in case " << name);
-}
+const hnn::test::References& refs() { return hnn::test::batch_norm_references(); }
 
 }  // namespace
 
@@ -97,7 +22,7 @@ TEMPLATE_TEST_CASE("BatchNorm matches PyTorch on the full option matrix", "[batc
   auto names = refs().names();
   REQUIRE(names.size() >= 96);
   for (const auto& name : names) {
-    SECTION(name) { replay_any<TestType>(name); }
+    SECTION(name) { hnn::test::replay_batch_norm_fixture<TestType, hnn::CPU>(name); }
   }
 }
 

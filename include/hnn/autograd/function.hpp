@@ -105,11 +105,7 @@ class FunctionNode final : public TypedNode<T, D> {
   // torch's wording ("Function 'SqrtBackward0' returned nan values in its 0th output."), then which input
   // that gradient is for and where the forward op was created.
   void check_finite(const Tensor<T, D>& g, size_t input_index) const {
-    std::vector<T> values;
-    if constexpr (is_cpu_v<D>)
-      values = g.to_vector();
-    else
-      values = g.template to<CPU>().to_vector();
+    const std::vector<T> values = g.to_vector();
     for (size_t k = 0; k < values.size(); ++k) {
       const double v = static_cast<double>(values[k]);
       if (std::isfinite(v)) continue;

@@ -308,15 +308,14 @@ void batch_norm_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S,
   run_stats(x, N, C, S, g, V, partial.as<k::Welford>());
   HNN_CUDA_CHECK_LAUNCH((k::bn_finalize_stats<T><<<finalize_blocks(C), finalize_threads>>>(
       partial.as<k::Welford>(), C, g.partials_per_channel, eps, momentum, weight, bias, running_mean,
-      running_var, save_mean, save_invstd, consts.as<T>(), nullptr, nullptr)));
+      running_var, save_mean, save_invstd, consts.as<T>(), nullptr)));
   run_affine(x, y, N, C, S, consts.as<T>());
 }
 
 template <class T>
-void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* count, double* mean, double* m2) {
+void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
   if (C <= 0) return;
   if (N * S <= 0) {
-    HNN_CUDA_CHECK(cudaMemsetAsync(count, 0, static_cast<size_t>(C) * sizeof(double), 0));
     HNN_CUDA_CHECK(cudaMemsetAsync(mean, 0, static_cast<size_t>(C) * sizeof(double), 0));
     HNN_CUDA_CHECK(cudaMemsetAsync(m2, 0, static_cast<size_t>(C) * sizeof(double), 0));
     return;
@@ -327,7 +326,61 @@ void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* count
   run_stats(x, N, C, S, g, V, partial.as<k::Welford>());
   HNN_CUDA_CHECK_LAUNCH((k::bn_finalize_stats<T><<<finalize_blocks(C), finalize_threads>>>(
       partial.as<k::Welford>(), C, g.partials_per_channel, 0.0, 0.0, nullptr, nullptr, nullptr, nullptr, mean,
-      nullptr, nullptr, count, m2)));
+      nullptr, nullptr, m2)));
+}
+
+template <class T>
+void batch_norm_elemt(const T* x, T* y, int64_t N, int64_t C, int64_t S, const double* mean,
+                      const double* invstd, const T* weight, const T* bias) {
+  if (C <= 0 || N * S <= 0) return;
+  Workspace consts(static_cast<size_t>(3 * C) * sizeof(T));
+  HNN_CUDA_CHECK_LAUNCH((k::bn_elemt_constants<T>
+                         <<<per_channel_blocks(C), 128>>>(C, mean, invstd, weight, bias, consts.as<T>())));
+  run_affine(x, y, N, C, S, consts.as<T>());
+}
+
+template <class T>
+void batch_norm_update_running(T* running_mean, T* running_var, const double* mean, const double* m2,
+                               int64_t C, int64_t count, double momentum) {
+  if (C <= 0 || (!running_mean && !running_var)) return;
+  HNN_CUDA_CHECK_LAUNCH((k::bn_update_running<T><<<per_channel_blocks(C), 128>>>(
+      C, mean, m2, static_cast<double>(count), momentum, running_mean, running_var)));
+}
+
+template <class T>
+void batch_norm_eval_statistics(const T* running_mean, const T* running_var, int64_t C, double eps,
+                                double* mean, double* invstd) {
+  if (C <= 0) return;
+  HNN_CUDA_CHECK_LAUNCH((k::bn_eval_statistics<T>
+                         <<<per_channel_blocks(C), 128>>>(C, running_mean, running_var, eps, mean, invstd)));
+}
+
+template <class T>
+void batch_norm_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const double* mean,
+                                double* sum_dy, double* sum_dy_xmu) {
+  if (C <= 0) return;
+  if (N * S <= 0) {
+    HNN_CUDA_CHECK(cudaMemsetAsync(sum_dy, 0, static_cast<size_t>(C) * sizeof(double), 0));
+    HNN_CUDA_CHECK(cudaMemsetAsync(sum_dy_xmu, 0, static_cast<size_t>(C) * sizeof(double), 0));
+    return;
+  }
+  const int V = vector_width<T>(S, {dy, x});
+  const ReduceGrid g = reduce_grid(N, C, S, V);
+  Workspace partial(static_cast<size_t>(C * g.partials_per_channel) * sizeof(k::DySums));
+  run_dy_sums(dy, x, N, C, S, g, V, mean, partial.as<k::DySums>());
+  HNN_CUDA_CHECK_LAUNCH((k::bn_finalize_sums<<<finalize_blocks(C), finalize_threads>>>(
+      partial.as<k::DySums>(), C, g.partials_per_channel, sum_dy, sum_dy_xmu)));
+}
+
+template <class T>
+void batch_norm_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
+                               const double* mean, const double* invstd, const T* weight,
+                               const double* sum_dy, const double* sum_dy_xmu, int64_t count) {
+  if (C <= 0 || N * S <= 0) return;
+  Workspace consts(static_cast<size_t>(4 * C) * sizeof(T));
+  HNN_CUDA_CHECK_LAUNCH((k::bn_backward_elemt_constants<T><<<per_channel_blocks(C), 128>>>(
+      C, mean, invstd, weight, sum_dy, sum_dy_xmu, static_cast<double>(count), consts.as<T>())));
+  run_dx(dy, x, dx, N, C, S, consts.as<T>());
 }
 
 template <class T>
@@ -384,14 +437,24 @@ HNN_CUDA_INSTANTIATE_GENERIC(float)
 HNN_CUDA_INSTANTIATE_GENERIC(double)
 HNN_CUDA_INSTANTIATE_GENERIC(int64_t)
 
-#define HNN_CUDA_INSTANTIATE_BN(T)                                                                       \
-  template void batch_norm_forward_train<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*, \
-                                            double, double, T*, T*, double*, double*);                   \
-  template void batch_norm_forward_eval<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*,  \
-                                           const T*, const T*, double);                                  \
-  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,          \
-                                       const double*, const double*, bool, T*, T*, T*);                  \
-  template void batch_norm_stats<T>(const T*, int64_t, int64_t, int64_t, double*, double*, double*);
+#define HNN_CUDA_INSTANTIATE_BN(T)                                                                          \
+  template void batch_norm_forward_train<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*,    \
+                                            double, double, T*, T*, double*, double*);                      \
+  template void batch_norm_forward_eval<T>(const T*, T*, int64_t, int64_t, int64_t, const T*, const T*,     \
+                                           const T*, const T*, double);                                     \
+  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,             \
+                                       const double*, const double*, bool, T*, T*, T*);                     \
+  template void batch_norm_stats<T>(const T*, int64_t, int64_t, int64_t, double*, double*);                 \
+  template void batch_norm_elemt<T>(const T*, T*, int64_t, int64_t, int64_t, const double*, const double*,  \
+                                    const T*, const T*);                                                    \
+  template void batch_norm_update_running<T>(T*, T*, const double*, const double*, int64_t, int64_t,        \
+                                             double);                                                       \
+  template void batch_norm_eval_statistics<T>(const T*, const T*, int64_t, double, double*, double*);       \
+  template void batch_norm_backward_reduce<T>(const T*, const T*, int64_t, int64_t, int64_t, const double*, \
+                                              double*, double*);                                            \
+  template void batch_norm_backward_elemt<T>(const T*, const T*, T*, int64_t, int64_t, int64_t,             \
+                                             const double*, const double*, const T*, const double*,         \
+                                             const double*, int64_t);
 HNN_CUDA_INSTANTIATE_BN(float)
 HNN_CUDA_INSTANTIATE_BN(double)
 

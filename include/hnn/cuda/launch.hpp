@@ -61,9 +61,39 @@ void batch_norm_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t 
                          const double* save_mean, const double* save_invstd, bool training, T* dx,
                          T* grad_weight, T* grad_bias);
 
-/// The statistics pass alone (for SyncBatchNorm): per channel count, mean and M2 = sum (x - mean)^2.
+// The passes SyncBatchNorm composes (and the eval statistics the op saves for backward), with the
+// signatures of their namesakes in hnn::kernels::cpu.
+
+/// Per channel mean and M2 = sum (x - mean)^2 over the N*S values (0 and 0 when N*S == 0).
 template <class T>
-void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* count, double* mean, double* m2);
+void batch_norm_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2);
+
+/// y = (x - mean) * invstd * weight + bias with given per-channel mean and invstd (weight/bias may be null).
+template <class T>
+void batch_norm_elemt(const T* x, T* y, int64_t N, int64_t C, int64_t S, const double* mean,
+                      const double* invstd, const T* weight, const T* bias);
+
+/// running = (1 - momentum) * running + momentum * batch, running_var with m2 / (count - 1); either may
+/// be null.
+template <class T>
+void batch_norm_update_running(T* running_mean, T* running_var, const double* mean, const double* m2,
+                               int64_t C, int64_t count, double momentum);
+
+/// mean = running_mean, invstd = 1/sqrt(running_var + eps), in double: what an eval backward uses.
+template <class T>
+void batch_norm_eval_statistics(const T* running_mean, const T* running_var, int64_t C, double eps,
+                                double* mean, double* invstd);
+
+/// sum_dy[c] = sum dy, sum_dy_xmu[c] = sum dy * (x - mean[c]).
+template <class T>
+void batch_norm_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const double* mean,
+                                double* sum_dy, double* sum_dy_xmu);
+
+/// Training dx from sums over `count` values per channel (global for SyncBatchNorm); weight may be null.
+template <class T>
+void batch_norm_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
+                               const double* mean, const double* invstd, const T* weight,
+                               const double* sum_dy, const double* sum_dy_xmu, int64_t count);
 
 /// The number of streaming multiprocessors of the current device (cached per device).
 int multiprocessor_count();

@@ -1,16 +1,16 @@
 // The synchronised batch-norm op (training mode): statistics over the union of every rank's batch, and
-// its backward with globally reduced sums. The arithmetic is the CPU batch-norm kernels' (statistics,
-// normalise, backward reduce and elementwise passes); this file only adds the two collectives.
-// Depends on distributed/process_group.hpp, kernels/cpu/batch_norm.hpp, ops/batch_norm.hpp.
+// its backward with globally reduced sums, on any device with batch-norm kernels. The arithmetic is the
+// device's BatchNormKernels passes (statistics, normalise, running update, backward reduce and elementwise)
+// and batch_norm_math's formulas; this file only adds the two collectives, whose per-channel buffers go
+// through the host (MPI here is not CUDA-aware). Depends on distributed/process_group.hpp,
+// ops/batch_norm.hpp.
 #pragma once
 
-#include <cmath>
 #include <memory>
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
 #include "hnn/distributed/process_group.hpp"
-#include "hnn/kernels/cpu/batch_norm.hpp"
 #include "hnn/ops/batch_norm.hpp"
 #include "hnn/ops/creation.hpp"
 
@@ -18,17 +18,17 @@ namespace hnn::distributed {
 
 /*
  * Forward. Each rank takes its partial statistics (n_r = N_r * S, mean_r, M2_r) per channel with
- * batch_norm_stats (chunked, about a pivot: no sum of squares), one MPI_Allgather of [n_r, mean_r[C],
- * M2_r[C]] gives every rank every partial, and every rank merges them in rank order with Chan's update
- *     n = n_a + n_b,  delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,  M2 = M2_a + M2_b + delta^2
- * n_a n_b / n, so all ranks hold bit-identical global (M, mean, M2). Normalising uses the biased variance M2
- * / M (invstd = 1 / sqrt(M2 / M + eps)); running_var takes the unbiased M2 / (M - 1), as PyTorch's
- * batch_norm_gather_stats_with_counts does. Ranks may hold different (even zero) batch sizes.
+ * the stats pass (chunked about a pivot on CPU, Welford on CUDA: no sum of squares), one MPI_Allgather of
+ * [n_r, mean_r[C], M2_r[C]] gives every rank every partial, and every rank merges them in rank order with
+ * Chan's update n = n_a + n_b,  delta = mean_b - mean_a,  mean = mean_a + delta n_b / n,  M2 = M2_a + M2_b +
+ * delta^2 n_a n_b / n, so all ranks hold bit-identical global (M, mean, M2). Normalising uses the biased
+ * variance M2 / M (invstd = 1 / sqrt(M2 / M + eps)); running_var takes the unbiased M2 / (M - 1), as
+ * PyTorch's batch_norm_gather_stats_with_counts does. Ranks may hold different (even zero) batch sizes.
  *
  * Backward. With xhat = (x - mean) invstd over the global batch, the gradient of rank r's slice is
  *     dx = weight invstd (dy - sum(dy) / M - (x - mean) invstd^2 sum(dy (x - mean)) / M)
- * where both sums run over all ranks: batch_norm_backward_reduce gives the local sums, one
- * MPI_Allreduce of 2C doubles makes them global, batch_norm_backward_elemt writes dx with count M.
+ * where both sums run over all ranks: the backward_reduce pass gives the local sums, one
+ * MPI_Allreduce of 2C doubles makes them global, the backward_elemt pass writes dx with count M.
  * grad_weight = invstd * sum(dy (x - mean)) and grad_bias = sum(dy) stay local (before the all-reduce):
  * their sum over ranks is batch norm's, and DistributedDataParallel averages them with the other
  * gradients, as PyTorch's SyncBatchNorm does.
@@ -41,8 +41,7 @@ Tensor<T, D> sync_batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& runn
                              const Tensor<T, D>& running_var, const Tensor<T, D>& weight,
                              const Tensor<T, D>& bias, double momentum, double eps) {
   static_assert(std::is_floating_point_v<T>, "sync_batch_norm needs a floating point tensor");
-  static_assert(is_cpu_v<D>,
-                "sync_batch_norm runs on CPU tensors (see distributed/process_group.hpp for devices)");
+  using Kernels = BatchNormKernels<D>;
   detail::require_group("sync_batch_norm");
   HNN_CHECK(input.dim() >= 2,
             "sync_batch_norm: expected an input with at least 2 dimensions (N, C, ...), got shape ",
@@ -60,28 +59,29 @@ Tensor<T, D> sync_batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& runn
   const int64_t local_count = N * spatial;
 
   Tensor<T, D> x = input.is_contiguous() ? input.detach() : input.detach().contiguous();
-  // Partial statistics: [count, mean[C], M2[C]].
-  const auto width = static_cast<size_t>(2 * C + 1);
-  std::vector<double> partial(width);
-  partial[0] = static_cast<double>(local_count);
-  kernels::cpu::batch_norm_stats(x.data(), N, C, spatial, partial.data() + 1, partial.data() + 1 + C);
+  // Partial statistics [count, mean[C], M2[C]], taken on the device and gathered through the host.
+  auto local = Tensor<double, D>::empty({2 * C});
+  Kernels::stats(x.data(), N, C, spatial, local.data(), local.data() + C);
+  const std::vector<double> local_stats = local.template to<CPU>().to_vector();
+  std::vector<double> partial{static_cast<double>(local_count)};
+  partial.insert(partial.end(), local_stats.begin(), local_stats.end());
+  const auto width = partial.size();
   const std::vector<double> all = detail::allgather_doubles(partial.data(), static_cast<int>(width));
   const size_t world = all.size() / width;
 
-  auto saved = std::make_shared<hnn::detail::BatchNormSaved<D>>();
-  saved->mean = Tensor<double, D>::empty({C});
-  saved->invstd = Tensor<double, D>::empty({C});
-  std::vector<double> m2(static_cast<size_t>(C));
+  // Every rank merges the same partials in rank order: bit-identical global statistics everywhere.
+  std::vector<double> mean(static_cast<size_t>(C)), m2(static_cast<size_t>(C)),
+      invstd(static_cast<size_t>(C));
   double total = 0;
   for (int64_t c = 0; c < C; ++c) {
-    double n = 0, mu = 0, sq = 0;
+    double merged_count = 0, merged_mean = 0, merged_m2 = 0;
     for (size_t r = 0; r < world; ++r) {
       const double* p = all.data() + r * width;
-      kernels::cpu::detail::bn_chan_merge(n, mu, sq, p[0], p[1 + c], p[1 + C + c]);
+      batch_norm_math::chan_merge(merged_count, merged_mean, merged_m2, p[0], p[1 + c], p[1 + C + c]);
     }
-    total = n;
-    saved->mean.data()[c] = mu;
-    m2[static_cast<size_t>(c)] = sq;
+    total = merged_count;
+    mean[static_cast<size_t>(c)] = merged_mean;
+    m2[static_cast<size_t>(c)] = merged_m2;
   }
   const auto global_count = static_cast<int64_t>(total);
   // Checked after the gather, so every rank reaches the same verdict.
@@ -89,44 +89,53 @@ Tensor<T, D> sync_batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& runn
             "SyncBatchNorm: expected more than 1 value per channel when training over all ranks, "
             "got ",
             global_count, " (this rank's input shape ", input.shape(), ")");
-  for (int64_t c = 0; c < C; ++c)
-    saved->invstd.data()[c] = kernels::cpu::detail::bn_invstd(m2[static_cast<size_t>(c)], total, eps);
+  for (size_t c = 0; c < invstd.size(); ++c) invstd[c] = batch_norm_math::invstd(m2[c], total, eps);
 
+  auto saved = std::make_shared<hnn::detail::BatchNormSaved<D>>();
+  saved->mean = tensor<double>(mean).template to<D>();
+  saved->invstd = tensor<double>(invstd).template to<D>();
   auto out = Tensor<T, D>::empty(input.shape());
-  const T* w = weight.defined() ? weight.data() : nullptr;
-  const T* b = bias.defined() ? bias.data() : nullptr;
-  kernels::cpu::batch_norm_elemt(x.data(), out.data(), N, C, spatial, saved->mean.data(),
-                                 saved->invstd.data(), w, b);
-  if (running_mean.defined() || running_var.defined())
-    kernels::cpu::batch_norm_update_running(running_mean.defined() ? running_mean.data() : nullptr,
-                                            running_var.defined() ? running_var.data() : nullptr,
-                                            saved->mean.data(), m2.data(), C, global_count, momentum);
+  const T* weight_data = weight.defined() ? weight.data() : nullptr;
+  const T* bias_data = bias.defined() ? bias.data() : nullptr;
+  Kernels::elemt(x.data(), out.data(), N, C, spatial, saved->mean.data(), saved->invstd.data(), weight_data,
+                 bias_data);
+  if (running_mean.defined() || running_var.defined()) {
+    const auto global_m2 = tensor<double>(m2).template to<D>();
+    Kernels::update_running(running_mean.defined() ? running_mean.data() : nullptr,
+                            running_var.defined() ? running_var.data() : nullptr, saved->mean.data(),
+                            global_m2.data(), C, global_count, momentum);
+  }
 
   if (autograd::any_requires_grad(input, weight, bias)) {
     autograd::record<T, D>(
         "SyncBatchNormBackward", out, {input, weight, bias},
-        [x, weight = weight.defined() ? weight.detach() : Tensor<T, D>(), saved, N, C, spatial, global_count](
-            const Tensor<T, D>& grad_out, const std::vector<bool>& need) {
+        [x, weight = weight.defined() ? weight.detach() : Tensor<T, D>(), saved, invstd, N, C, spatial,
+         global_count](const Tensor<T, D>& grad_out, const std::vector<bool>& need) {
           std::vector<Tensor<T, D>> grads(3);
           Tensor<T, D> dy = grad_out.contiguous();
-          std::vector<double> sums(static_cast<size_t>(2 * C));  // sum dy, sum dy (x - mean)
-          kernels::cpu::batch_norm_backward_reduce(dy.data(), x.data(), N, C, spatial, saved->mean.data(),
-                                                   sums.data(), sums.data() + C);
+          auto local_sums = Tensor<double, D>::empty({2 * C});  // sum dy, sum dy (x - mean)
+          Kernels::backward_reduce(dy.data(), x.data(), N, C, spatial, saved->mean.data(), local_sums.data(),
+                                   local_sums.data() + C);
+          // Through the host: grad_weight and grad_bias are C values each, and the all-reduce needs them
+          // there.
+          std::vector<double> sums = local_sums.template to<CPU>().to_vector();
           if (need[1]) {
-            grads[1] = Tensor<T, D>::empty({C});
-            for (int64_t c = 0; c < C; ++c)
-              grads[1].data()[c] = static_cast<T>(sums[static_cast<size_t>(C + c)] * saved->invstd.data()[c]);
+            std::vector<T> grad_weight(static_cast<size_t>(C));
+            for (size_t c = 0; c < grad_weight.size(); ++c)
+              grad_weight[c] = static_cast<T>(batch_norm_math::grad_weight(sums[C + c], invstd[c]));
+            grads[1] = tensor<T>(grad_weight).template to<D>();
           }
           if (need[2]) {
-            grads[2] = Tensor<T, D>::empty({C});
-            for (int64_t c = 0; c < C; ++c) grads[2].data()[c] = static_cast<T>(sums[static_cast<size_t>(c)]);
+            const std::vector<T> grad_bias(sums.begin(), sums.begin() + C);
+            grads[2] = tensor<T>(grad_bias).template to<D>();
           }
           if (need[0]) {
             detail::allreduce_raw(sums.data(), 2 * C, MPI_SUM);
+            const auto global_sums = tensor<double>(sums).template to<D>();
             grads[0] = Tensor<T, D>::empty(x.shape());
-            kernels::cpu::batch_norm_backward_elemt(
-                dy.data(), x.data(), grads[0].data(), N, C, spatial, saved->mean.data(), saved->invstd.data(),
-                weight.defined() ? weight.data() : nullptr, sums.data(), sums.data() + C, global_count);
+            Kernels::backward_elemt(dy.data(), x.data(), grads[0].data(), N, C, spatial, saved->mean.data(),
+                                    saved->invstd.data(), weight.defined() ? weight.data() : nullptr,
+                                    global_sums.data(), global_sums.data() + C, global_count);
           }
           return grads;
         });

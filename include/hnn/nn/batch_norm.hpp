@@ -87,8 +87,9 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
     const bool track = options_.track_running_stats();
     running_mean_ = this->register_buffer("running_mean", track ? zeros<T, D>({C}) : TensorType());
     running_var_ = this->register_buffer("running_var", track ? ones<T, D>({C}) : TensorType());
-    num_batches_tracked_ = this->register_buffer("num_batches_tracked",
-                                                 track ? zeros<int64_t, D>(Shape{}) : Tensor<int64_t, D>());
+    const auto count = track ? zeros<int64_t, D>(Shape{}) : Tensor<int64_t, D>();
+    num_batches_tracked_ = this->register_buffer("num_batches_tracked", count);
+    host_batches_tracked_of_ = count;  // the host's copy starts valid: 0
   }
 
   TensorType forward(const TensorType& input) override {
@@ -110,23 +111,13 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
                 "Expected more than 1 value per channel when training, got input size ",
                 detail::torch_size(input.shape()));
     }
-    double factor = 0.0;
-    if (training && track) {
-      auto count = this->buffer(num_batches_tracked_).template as<int64_t>();
-      int64_t seen = 0;
-      if constexpr (is_cpu_v<D>) {
-        seen = ++count.data()[0];
-      } else {
-        seen = count.item() + 1;  // a device counter: read back, then written in place
-        count.fill_(seen);
-      }
-      factor = options_.momentum() ? *options_.momentum() : 1.0 / static_cast<double>(seen);
-    }
+    const double factor = training ? count_training_batch() : 0.0;
     // Batch statistics in training, or in eval when no running statistics are kept.
     const bool use_batch_stats = training || !track;
-    TensorType rm = (!training || track) ? running_mean() : TensorType();
-    TensorType rv = (!training || track) ? running_var() : TensorType();
-    return functional::batch_norm(input, rm, rv, weight(), bias(), use_batch_stats, factor, options_.eps());
+    TensorType mean = (!training || track) ? running_mean() : TensorType();
+    TensorType var = (!training || track) ? running_var() : TensorType();
+    return functional::batch_norm(input, mean, var, weight(), bias(), use_batch_stats, factor,
+                                  options_.eps());
   }
 
   /// gamma and beta; undefined when affine=false.
@@ -135,10 +126,15 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
   /// Undefined when track_running_stats=false.
   TensorType running_mean() const override { return buffer_as_t(running_mean_); }
   TensorType running_var() const override { return buffer_as_t(running_var_); }
-  /// The number of training forwards seen (0 when statistics are not tracked).
+  /// The number of training forwards seen (0 when statistics are not tracked). Reads the buffer (so it
+  /// sees a value written into it from outside, e.g. by load_state_dict) and refreshes the host's copy.
   int64_t num_batches_tracked() const {
     const auto& b = this->buffer(num_batches_tracked_);
-    return b.defined() ? b.template as<int64_t>().item() : 0;
+    if (!b.defined()) return 0;
+    const auto count = b.template as<int64_t>();
+    host_batches_tracked_ = count.item();
+    host_batches_tracked_of_ = count;
+    return host_batches_tracked_;
   }
   const BatchNormOptions& options() const override { return options_; }
   /// Changes eps / momentum after construction (the options documented as changeable).
@@ -150,7 +146,7 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
     NoGradGuard guard;
     running_mean().fill_(T(0));
     running_var().fill_(T(1));
-    this->buffer(num_batches_tracked_).template as<int64_t>().fill_(0);
+    set_batches_tracked(0);
   }
   /// Resets the running statistics and sets weight = 1, bias = 0.
   void reset_parameters() {
@@ -161,6 +157,18 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
     bias().fill_(T(0));
   }
 
+  /// Also drops the host's copy of num_batches_tracked, so the next training step reads the buffer once:
+  /// a write into the buffer from outside (through named_buffers(), say) is seen after the next mode
+  /// switch (one read per train()/eval(), none per step).
+  void train(bool on = true) override {
+    host_batches_tracked_of_ = Tensor<int64_t, D>();
+    Cloneable<Derived, T, D>::train(on);
+  }
+
+  /// load_state_dict, on this module or on any module holding it, wrote num_batches_tracked in place:
+  /// the host's copy is dropped, so the next training step reads the loaded buffer once.
+  void on_state_loaded() override { host_batches_tracked_of_ = Tensor<int64_t, D>(); }
+
   std::string extra_repr() const override {
     std::string momentum = options_.momentum() ? detail::py_float_repr(*options_.momentum()) : "None";
     return std::to_string(options_.num_features()) + ", eps=" + detail::py_float_repr(options_.eps()) +
@@ -168,7 +176,48 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
            ", track_running_stats=" + detail::py_bool(options_.track_running_stats());
   }
 
+ protected:
+  /// One training forward: num_batches_tracked += 1, and the running-average factor of this step
+  /// (momentum, or 1/num_batches_tracked for momentum = None); 0 when no statistics are tracked.
+  double count_training_batch() {
+    if (!options_.track_running_stats()) return 0.0;
+    const int64_t seen = batches_tracked() + 1;
+    set_batches_tracked(seen);
+    return options_.momentum() ? *options_.momentum() : 1.0 / static_cast<double>(seen);
+  }
+
  private:
+  /// num_batches_tracked without reading a device buffer back: on the CPU the buffer is host memory and
+  /// is read directly; on a device the host keeps a copy, valid while the buffer is the tensor it was
+  /// taken from (a clone, a SyncBatchNorm built from this module, a reassigned buffer all re-read it once)
+  /// and dropped by train() and load_state_dict() (on_state_loaded), re-read by num_batches_tracked().
+  int64_t batches_tracked() const {
+    const auto& b = this->buffer(num_batches_tracked_);
+    if (!b.defined()) return 0;
+    const auto count = b.template as<int64_t>();
+    if constexpr (is_cpu_v<D>) {
+      return count.data()[0];
+    } else {
+      if (!host_batches_tracked_of_.defined() || host_batches_tracked_of_.data() != count.data())
+        return num_batches_tracked();
+      return host_batches_tracked_;
+    }
+  }
+  /// Writes num_batches_tracked in the buffer's own storage (a device write, no read back) and the host copy.
+  void set_batches_tracked(int64_t value) {
+    auto& b = this->buffer(num_batches_tracked_);
+    if (!b.defined()) return;
+    auto count = b.template as<int64_t>();
+    if constexpr (is_cpu_v<D>) {
+      count.data()[0] = value;
+    } else {
+      NoGradGuard guard;
+      count.fill_(value);
+    }
+    host_batches_tracked_ = value;
+    host_batches_tracked_of_ = count;
+  }
+
   TensorType buffer_as_t(size_t slot) const {
     const auto& b = this->buffer(slot);
     return b.defined() ? b.template as<T>() : TensorType();
@@ -179,6 +228,10 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
 
   BatchNormOptions options_;
   size_t weight_ = 0, bias_ = 0, running_mean_ = 0, running_var_ = 0, num_batches_tracked_ = 0;
+  // The host's copy of num_batches_tracked on a device and the buffer it was read from (held, so its
+  // storage cannot be reused by another buffer while the copy claims to match it); unused on the CPU.
+  mutable int64_t host_batches_tracked_ = 0;
+  mutable Tensor<int64_t, D> host_batches_tracked_of_;
 };
 
 /// Batch norm over (N, C) or (N, C, L) inputs.

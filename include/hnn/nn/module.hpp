@@ -132,7 +132,7 @@ class Module {
   std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "") {
     std::vector<std::pair<std::string, Module*>> out{{prefix, this}};
     for (auto& [name, child] : children_) {
-      auto sub = child->named_modules(prefix.empty() ? name : prefix + "." + name);
+      auto sub = child->named_modules(prefix.empty() ? name : hnn::detail::concat(prefix, ".", name));
       out.insert(out.end(), sub.begin(), sub.end());
     }
     return out;
@@ -191,7 +191,13 @@ class Module {
       throw std::runtime_error("Error(s) in loading state_dict for " + name() + ":" + errors.str());
     for (const auto& [key, value] : own)
       if (state.count(key)) AnyTensor<D>(value).copy_from(state.at(key));
+    for (const auto& [path, module] : named_modules()) module->on_state_loaded();
   }
+
+  /// Called on this module and every descendant after load_state_dict has written their tensors in place
+  /// (where PyTorch's _load_from_state_dict would react): a module that keeps something derived from its
+  /// parameters or buffers drops it here, e.g. batch norm's host copy of num_batches_tracked.
+  virtual void on_state_loaded() {}
 
   // ---- hooks ----------------------------------------------------------------------------------------
   /// fn(module, input, output) runs after forward and may replace the output.
@@ -229,7 +235,7 @@ class Module {
         indented += c;
         if (c == '\n') indented += "  ";
       }
-      out += "\n  (" + child_name + "): " + indented;
+      out.append("\n  (").append(child_name).append("): ").append(indented);
     }
     return out + "\n)";
   }

@@ -58,15 +58,9 @@ class SyncBatchNorm : public BatchNormBase<SyncBatchNorm<T, D>, T, D> {
     const auto& options = this->options();
     HNN_CHECK(input.size(1) == options.num_features(), "SyncBatchNorm(", options.num_features(),
               "): expected an input with ", options.num_features(), " channels, got shape ", input.shape());
-    // momentum = None is the cumulative average: factor 1 / num_batches_tracked after the increment.
-    double factor = 0.0;
-    if (options.track_running_stats()) {
-      for (const auto& [name, buf] : this->named_buffers(false))
-        if (name == "num_batches_tracked") {
-          const int64_t seen = ++buf.template as<int64_t>().data()[0];
-          factor = options.momentum() ? *options.momentum() : 1.0 / static_cast<double>(seen);
-        }
-    }
+    // momentum = None is the cumulative average: factor 1 / num_batches_tracked after the increment
+    // (counted on the host: no read back of a device buffer).
+    const double factor = this->count_training_batch();
     return distributed::sync_batch_norm(input, this->running_mean(), this->running_var(), this->weight(),
                                         this->bias(), factor, options.eps());
   }

@@ -1,48 +1,26 @@
 // The batch-norm op: forward in training (batch statistics, running-stat update in the buffers' own
 // storage) or evaluation (given running statistics), and its closed-form backward for x, weight and bias.
-// The arithmetic lives in kernels chosen at compile time by the device tag (BatchNormKernels<Device>).
-// Depends on hnn/tensor.hpp, kernels/cpu/batch_norm.hpp.
+// The arithmetic lives in kernels chosen at compile time by the device type (BatchNormKernels<Device>,
+// kernels/kernel_traits.hpp), whose per-channel formulas are kernels/batch_norm_math.hpp's. Depends on
+// hnn/tensor.hpp, kernels/cpu/batch_norm.hpp, kernels/batch_norm_math.hpp.
 #pragma once
 
-#include <cmath>
 #include <memory>
 #include <sstream>
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
+#include "hnn/kernels/batch_norm_math.hpp"
 #include "hnn/kernels/cpu/batch_norm.hpp"
+#include "hnn/kernels/kernel_traits.hpp"
 #include "hnn/ops/copy.hpp"
 #include "hnn/ops/creation.hpp"
 
 namespace hnn {
 
-/// The batch-norm kernels of a device. The CPU set forwards to hnn::kernels::cpu; a CUDA build adds
-/// BatchNormKernels<CUDA> (include/hnn/kernels/cuda/batch_norm.cuh). A device without one is a compile error.
-template <class Device>
-struct BatchNormKernels;
-
-template <>
-struct BatchNormKernels<CPU> {
-  template <class T>
-  static void forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
-                            double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
-                            double* save_invstd) {
-    kernels::cpu::batch_norm_forward_train(x, y, N, C, S, weight, bias, eps, momentum, running_mean,
-                                           running_var, save_mean, save_invstd);
-  }
-  template <class T>
-  static void forward_eval(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* running_mean,
-                           const T* running_var, const T* weight, const T* bias, double eps) {
-    kernels::cpu::batch_norm_forward_eval(x, y, N, C, S, running_mean, running_var, weight, bias, eps);
-  }
-  template <class T>
-  static void backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                       const double* save_mean, const double* save_invstd, bool training, T* dx,
-                       T* grad_weight, T* grad_bias) {
-    kernels::cpu::batch_norm_backward(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx,
-                                      grad_weight, grad_bias);
-  }
-};
+/// Batch norm's per-channel formulas (Chan's merge, invstd, running update, alpha/beta), for the layers
+/// above the op that combine statistics themselves: SyncBatchNorm across ranks, folding into Linear/Conv.
+namespace batch_norm_math = kernels::batch_norm_math;
 
 namespace detail {
 
@@ -106,31 +84,29 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
   Tensor<T, D> x = input.is_contiguous() ? input.detach() : input.detach().contiguous();
   auto out = Tensor<T, D>::empty(input.shape());
   auto saved = std::make_shared<detail::BatchNormSaved<D>>();
-  const T* w = weight.defined() ? weight.data() : nullptr;
-  const T* b = bias.defined() ? bias.data() : nullptr;
+  const T* weight_data = weight.defined() ? weight.data() : nullptr;
+  const T* bias_data = bias.defined() ? bias.data() : nullptr;
 
   if (input.numel() == 0) {
     // Nothing to normalise and no statistics to take; running statistics stay as they are.
   } else if (training) {
     saved->mean = Tensor<double, D>::empty({C});
     saved->invstd = Tensor<double, D>::empty({C});
-    BatchNormKernels<D>::forward_train(x.data(), out.data(), N, C, S, w, b, eps, momentum,
+    BatchNormKernels<D>::forward_train(x.data(), out.data(), N, C, S, weight_data, bias_data, eps, momentum,
                                        running_mean.defined() ? running_mean.data() : nullptr,
                                        running_var.defined() ? running_var.data() : nullptr,
                                        saved->mean.data(), saved->invstd.data());
   } else {
     BatchNormKernels<D>::forward_eval(x.data(), out.data(), N, C, S, running_mean.data(), running_var.data(),
-                                      w, b, eps);
-    // Backward in eval mode uses the running statistics as they were at this forward.
-    const auto rm = running_mean.template to<CPU>().to_vector();
-    const auto rv = running_var.template to<CPU>().to_vector();
-    std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
-    for (size_t c = 0; c < mean.size(); ++c) {
-      mean[c] = static_cast<double>(rm[c]);
-      invstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
+                                      weight_data, bias_data, eps);
+    // Backward in eval mode uses the running statistics as they were at this forward, taken where they
+    // live (no copy to the host), and only when there will be a backward.
+    if (autograd::any_requires_grad(input, weight, bias)) {
+      saved->mean = Tensor<double, D>::empty({C});
+      saved->invstd = Tensor<double, D>::empty({C});
+      BatchNormKernels<D>::eval_statistics(running_mean.data(), running_var.data(), C, eps,
+                                           saved->mean.data(), saved->invstd.data());
     }
-    saved->mean = tensor<double>(mean).template to<D>();
-    saved->invstd = tensor<double>(invstd).template to<D>();
   }
 
   if (autograd::any_requires_grad(input, weight, bias)) {

@@ -37,6 +37,7 @@ struct Conv2dKernels<CPU> {
 template <class T, class D>
 Tensor<T, D> conv2d(const Tensor<T, D>& input, const Tensor<T, D>& weight, const Tensor<T, D>& bias = {},
                     std::array<int64_t, 2> stride = {1, 1}, std::array<int64_t, 2> padding = {0, 0}) {
+  require_cpu_kernel<"conv2d", D>();
   static_assert(std::is_floating_point_v<T>, "conv2d needs a floating point tensor");
   HNN_CHECK(weight.dim() == 4,
             "conv2d: expected a 4-D weight (out_channels, in_channels, kH, kW), got shape ", weight.shape());

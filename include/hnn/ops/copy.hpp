@@ -1,12 +1,15 @@
 // Copies and conversions: contiguous(), clone(), copy_(), fill_(), cast<U>(), to<Device>(), to_vector(),
-// item(). Depends on tensor/tensor.hpp, autograd/function.hpp, kernels/cpu/loops.hpp.
+// item(), written once for every device over ElementwiseKernels<D> (kernels/kernel_traits.hpp). Depends on
+// tensor/tensor.hpp, autograd/function.hpp, kernels/cpu/elementwise.hpp.
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
-#include "hnn/kernels/cpu/loops.hpp"
+#include "hnn/kernels/cpu/elementwise.hpp"
+#include "hnn/kernels/elementwise_types.hpp"
+#include "hnn/kernels/kernel_traits.hpp"
 #include "hnn/tensor/tensor.hpp"
 
 namespace hnn {
@@ -16,49 +19,50 @@ namespace detail {
 template <class D2, class T, class D>
 Tensor<T, D2> move_to_device(const Tensor<T, D>& t);
 
-/// dst[i] = src[i] over `shape` where both have arbitrary strides (src may broadcast with stride 0).
-template <class T>
-void strided_copy(T* dst, const Strides& dst_strides, const T* src, const Strides& src_strides,
-                  const Shape& shape) {
-  const size_t nd = shape.size();
-  if (shape.numel() == 0) return;
-  if (nd == 0) {
-    *dst = *src;
-    return;
-  }
-  std::vector<int64_t> index(nd, 0);
-  const int64_t inner = shape[nd - 1], ds = dst_strides[nd - 1], ss = src_strides[nd - 1];
-  const int64_t outer = shape.numel() / inner;
-  for (int64_t o = 0; o < outer; ++o) {
-    int64_t od = 0, os = 0;
-    for (size_t d = 0; d + 1 < nd; ++d) {
-      od += index[d] * dst_strides[d];
-      os += index[d] * src_strides[d];
+/// The launch geometry of an elementwise kernel over `shape`: per dimension the output's strides and
+/// those of up to two operands (empty: all 0, a broadcast scalar). Dimensions of size 1 are dropped and
+/// neighbours that every operand walks contiguously are merged (so a contiguous tensor of any rank is one
+/// dimension); a layout that still needs more than kernels::max_dims dimensions is refused.
+inline kernels::StridedGeometry strided_geometry(const Shape& shape, const Strides& out, const Strides& a,
+                                                 const Strides& b = {}) {
+  kernels::StridedGeometry g;
+  auto stride = [](const Strides& s, size_t d) { return s.empty() ? int64_t{0} : s[d]; };
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (g.ndim > 0) {
+      const int last = g.ndim - 1;
+      if (g.out_strides[last] == stride(out, d) * shape[d] && g.a_strides[last] == stride(a, d) * shape[d] &&
+          g.b_strides[last] == stride(b, d) * shape[d]) {
+        g.sizes[last] *= shape[d];
+        g.out_strides[last] = stride(out, d);
+        g.a_strides[last] = stride(a, d);
+        g.b_strides[last] = stride(b, d);
+        continue;
+      }
     }
-    for (int64_t i = 0; i < inner; ++i) dst[od + i * ds] = src[os + i * ss];
-    for (size_t d = nd - 1; d-- > 0;) {
-      if (++index[d] < shape[d]) break;
-      index[d] = 0;
-    }
+    HNN_CHECK(g.ndim < kernels::max_dims, "elementwise kernels handle at most ", kernels::max_dims,
+              " non-mergeable dimensions; the tensor of shape ", shape, " and strides ", Shape(out),
+              " needs more");
+    g.sizes[g.ndim] = shape[d];
+    g.out_strides[g.ndim] = stride(out, d);
+    g.a_strides[g.ndim] = stride(a, d);
+    g.b_strides[g.ndim] = stride(b, d);
+    ++g.ndim;
   }
+  return g;
 }
 
-/// Copies the elements of src (any strides) into dst's contiguous buffer, converting to TOut.
+/// Copies the elements of src (any strides) into dst, a contiguous buffer of src.numel() TOut on src's
+/// device, converting to TOut.
 template <class TOut, class TIn, class D>
 void copy_to_contiguous(TOut* dst, const Tensor<TIn, D>& src) {
-  static_assert(is_cpu_v<D>, "CPU copy kernel");
+  if (src.numel() == 0) return;
   if (src.is_contiguous()) {
-    const TIn* s = src.data();
-    parallel_for(src.numel(), parallel_grain, [&](int64_t b, int64_t e) {
-      if constexpr (std::is_same_v<TIn, TOut>)
-        std::copy(s + b, s + e, dst + b);
-      else
-        for (int64_t i = b; i < e; ++i) dst[i] = static_cast<TOut>(s[i]);
-    });
+    ElementwiseKernels<D>::copy(dst, src.data(), src.numel(), nullptr);
     return;
   }
-  kernels::cpu::unary_strided(dst, src.data(), src.shape().vec(), src.strides(),
-                              [](TIn v) { return static_cast<TOut>(v); });
+  const auto g = strided_geometry(src.shape(), contiguous_strides(src.shape()), src.strides());
+  ElementwiseKernels<D>::copy(dst, src.data(), src.numel(), &g);
 }
 
 /// Strides that make `t` broadcast to `shape` (0 along expanded dimensions).
@@ -82,10 +86,7 @@ Strides broadcast_strides(const Tensor<T, D>& t, const Shape& shape) {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::clone() const {
   auto out = Tensor::empty(shape());
-  if constexpr (!is_cpu_v<D>)
-    DeviceOps<D>::copy_to_contiguous(out.data(), *this);
-  else
-    detail::copy_to_contiguous(out.data(), *this);
+  detail::copy_to_contiguous(out.data(), *this);
   if (autograd::any_requires_grad(*this))
     autograd::record<T, D>("CloneBackward0", out, {*this},
                            [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
@@ -98,62 +99,47 @@ Tensor<T, D> Tensor<T, D>::contiguous() const {
   return clone();
 }
 
+/// Device values are read through a host copy (to<CPU>() is the tensor itself on the CPU).
 template <class T, class D>
 std::vector<T> Tensor<T, D>::to_vector() const {
-  if constexpr (!is_cpu_v<D>) {
-    return this->template to<CPU>().to_vector();  // device values are read through a host copy
-  } else {
-    std::vector<T> out(static_cast<size_t>(numel()));
-    if (!out.empty()) detail::copy_to_contiguous(out.data(), *this);
-    return out;
-  }
+  const Tensor<T, CPU> host = this->template to<CPU>();
+  std::vector<T> out(static_cast<size_t>(numel()));
+  if (!out.empty()) detail::copy_to_contiguous(out.data(), host);
+  return out;
 }
 
 template <class T, class D>
 T Tensor<T, D>::item() const {
   HNN_CHECK(numel() == 1, "a Tensor with ", numel(), " elements (shape ", shape(),
             ") cannot be converted to a scalar: item() needs exactly one element");
-  if constexpr (!is_cpu_v<D>)
-    return this->template to<CPU>().item();
-  else
-    return *data();
+  return *this->template to<CPU>().data();
 }
 
 template <class T, class D>
 Tensor<T, D>& Tensor<T, D>::copy_(const Tensor& src) {
-  if constexpr (!is_cpu_v<D>) {
-    DeviceOps<D>::copy_(*this, src);
-    return *this;
-  } else {
-    if (src.shape() == shape() && is_contiguous() && src.is_contiguous()) {
-      if (src.data() != data()) std::copy(src.data(), src.data() + numel(), data());
-      return *this;
-    }
-    Strides src_strides = detail::broadcast_strides(src, shape());
-    if (is_contiguous()) {
-      kernels::cpu::unary_strided(data(), src.data(), shape().vec(), src_strides, [](T v) { return v; });
-    } else {
-      detail::strided_copy(data(), strides(), src.data(), src_strides, shape());
-    }
+  if (numel() == 0) return *this;
+  if (src.shape() == shape() && is_contiguous() && src.is_contiguous()) {
+    if (src.data() != data()) ElementwiseKernels<D>::copy(data(), src.data(), numel(), nullptr);
     return *this;
   }
+  const auto g = detail::strided_geometry(shape(), strides(), detail::broadcast_strides(src, shape()));
+  ElementwiseKernels<D>::copy(data(), src.data(), numel(), &g);
+  return *this;
 }
 
 template <class T, class D>
 Tensor<T, D>& Tensor<T, D>::fill_(T value) {
-  if constexpr (!is_cpu_v<D>) {
-    DeviceOps<D>::fill_(*this, value);
-    return *this;
-  } else {
-    if (is_contiguous()) {
-      T* p = data();
-      parallel_for(numel(), parallel_grain, [&](int64_t b, int64_t e) { std::fill(p + b, p + e, value); });
-      return *this;
-    }
-    T fill_value = value;
-    detail::strided_copy(data(), strides(), &fill_value, Strides(shape().size(), 0), shape());
+  if (numel() == 0) return *this;
+  if (is_contiguous()) {
+    ElementwiseKernels<D>::fill(data(), numel(), value);
     return *this;
   }
+  // A strided destination: broadcast a one-element tensor of the value into it.
+  auto one = Tensor::empty(Shape{});
+  ElementwiseKernels<D>::fill(one.data(), 1, value);
+  const auto g = detail::strided_geometry(shape(), strides(), Strides(shape().size(), 0));
+  ElementwiseKernels<D>::copy(data(), one.data(), numel(), &g);
+  return *this;
 }
 
 template <class T, class D>
@@ -163,10 +149,7 @@ Tensor<U, D> Tensor<T, D>::cast() const {
     return *this;
   } else {
     auto out = Tensor<U, D>::empty(shape());
-    if constexpr (!is_cpu_v<D>)
-      DeviceOps<D>::copy_to_contiguous(out.data(), *this);
-    else
-      detail::copy_to_contiguous(out.data(), *this);
+    detail::copy_to_contiguous(out.data(), *this);
     return out;  // dtype conversions are not differentiable in hnn
   }
 }

@@ -86,13 +86,39 @@ Tensor<TOut, D> unary_map(const Tensor<T, D>& x, Op op) {
 template <class T, class D>
 using Grads = std::vector<Tensor<T, D>>;
 
+/// out = a op b over the broadcast shape of a and b, on any device with ElementwiseKernels.
+template <class T, class D>
+Tensor<T, D> arithmetic(kernels::BinaryOp op, const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  const bool same_shape = a.shape() == b.shape();
+  Shape out_shape = same_shape ? a.shape() : broadcast_shapes(a.shape(), b.shape());
+  auto out = Tensor<T, D>::empty(out_shape);
+  if (out.numel() == 0) return out;
+  if (same_shape && a.is_contiguous() && b.is_contiguous()) {
+    ElementwiseKernels<D>::binary(op, out.data(), a.data(), b.data(), out.numel(), nullptr);
+    return out;
+  }
+  const auto g = strided_geometry(out_shape, contiguous_strides(out_shape), broadcast_strides(a, out_shape),
+                                  broadcast_strides(b, out_shape));
+  ElementwiseKernels<D>::binary(op, out.data(), a.data(), b.data(), out.numel(), &g);
+  return out;
+}
+
+/// out = op(a, s) elementwise (a + s, a * s, a / s, s - a, s / a, -a), on any device.
+template <class T, class D>
+Tensor<T, D> arithmetic(kernels::ScalarOp op, const Tensor<T, D>& a, T s) {
+  const Tensor<T, D> in = a.is_contiguous() ? a : a.detach().contiguous();
+  auto out = Tensor<T, D>::empty(a.shape());
+  if (out.numel() > 0) ElementwiseKernels<D>::scalar(op, out.data(), in.data(), in.numel(), s);
+  return out;
+}
+
 }  // namespace detail
 
 // ---- binary arithmetic -------------------------------------------------------------------------------
 
 template <class T, class D>
 Tensor<T, D> add(const Tensor<T, D>& a, const Tensor<T, D>& b) {
-  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x + y; });
+  auto out = detail::arithmetic(kernels::BinaryOp::add, a, b);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
       autograd::record<T, D>(
@@ -106,7 +132,7 @@ Tensor<T, D> add(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 
 template <class T, class D>
 Tensor<T, D> sub(const Tensor<T, D>& a, const Tensor<T, D>& b) {
-  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x - y; });
+  auto out = detail::arithmetic(kernels::BinaryOp::sub, a, b);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
       autograd::record<T, D>(
@@ -120,7 +146,7 @@ Tensor<T, D> sub(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 
 template <class T, class D>
 Tensor<T, D> mul(const Tensor<T, D>& a, const Tensor<T, D>& b) {
-  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x * y; });
+  auto out = detail::arithmetic(kernels::BinaryOp::mul, a, b);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
       autograd::record<T, D>(
@@ -134,7 +160,7 @@ Tensor<T, D> mul(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 
 template <class T, class D>
 Tensor<T, D> div(const Tensor<T, D>& a, const Tensor<T, D>& b) {
-  auto out = detail::binary_map<T>(a, b, [](T x, T y) { return x / y; });
+  auto out = detail::arithmetic(kernels::BinaryOp::div, a, b);
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a, b))
       autograd::record<T, D>(
@@ -144,7 +170,7 @@ Tensor<T, D> div(const Tensor<T, D>& a, const Tensor<T, D>& b) {
             if (need[0]) grads[0] = sum_to(div(g, b), a.shape());
             if (need[1]) {
               // d(a/b)/db = -a / b^2, formed as ATen does, -g * ((a / b) / b): b * b would overflow first
-              auto quotient = detail::binary_map<T>(a, b, [](T x, T y) { return (x / y) / y; });
+              auto quotient = div(div(a, b), b);
               grads[1] = sum_to(mul(g, quotient).neg(), b.shape());
             }
             return grads;
@@ -158,6 +184,7 @@ namespace detail {
 /// b are equal each gets half the gradient, the side that lost gets none, and at a NaN both get all of it.
 template <bool Max, class T, class D>
 Tensor<T, D> extremum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  require_cpu_kernel<"maximum or minimum", D>();
   auto out = binary_map<T>(a, b, [](T x, T y) {
     if (x != x) return x;
     if (y != y) return y;
@@ -198,7 +225,7 @@ Tensor<T, D> minimum(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 
 template <class T, class D>
 Tensor<T, D> add(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  auto out = detail::unary_eigen(a, [s](const auto& x) { return x + s; });
+  auto out = detail::arithmetic(kernels::ScalarOp::add, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
       autograd::record<T, D>("AddBackward1", out, {a}, [](const Tensor<T, D>& g, const std::vector<bool>&) {
@@ -209,7 +236,7 @@ Tensor<T, D> add(const Tensor<T, D>& a, std::type_identity_t<T> s) {
 
 template <class T, class D>
 Tensor<T, D> mul(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  auto out = detail::unary_eigen(a, [s](const auto& x) { return x * s; });
+  auto out = detail::arithmetic(kernels::ScalarOp::mul, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
       autograd::record<T, D>("MulBackward1", out, {a}, [s](const Tensor<T, D>& g, const std::vector<bool>&) {
@@ -221,7 +248,7 @@ Tensor<T, D> mul(const Tensor<T, D>& a, std::type_identity_t<T> s) {
 /// s - a
 template <class T, class D>
 Tensor<T, D> rsub(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  auto out = detail::unary_eigen(a, [s](const auto& x) { return s - x; });
+  auto out = detail::arithmetic(kernels::ScalarOp::rsub, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
       autograd::record<T, D>("RsubBackward1", out, {a}, [](const Tensor<T, D>& g, const std::vector<bool>&) {
@@ -233,7 +260,7 @@ Tensor<T, D> rsub(const Tensor<T, D>& a, std::type_identity_t<T> s) {
 /// a / s, correctly rounded as PyTorch's (a multiplication by 1 / s would round twice).
 template <class T, class D>
 Tensor<T, D> div(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  auto out = detail::unary_eigen(a, [s](const auto& x) { return x / s; });
+  auto out = detail::arithmetic(kernels::ScalarOp::div, a, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
       autograd::record<T, D>("DivBackward1", out, {a}, [s](const Tensor<T, D>& g, const std::vector<bool>&) {
@@ -246,16 +273,15 @@ Tensor<T, D> div(const Tensor<T, D>& a, std::type_identity_t<T> s) {
 /// 0 / 0 = 0 * inf = nan where a true division would too, but 0 / subnormal = 0 * inf = nan as well).
 template <class T, class D>
 Tensor<T, D> rdiv(const Tensor<T, D>& a, std::type_identity_t<T> s) {
-  auto reciprocal = detail::unary_eigen(a, [](const auto& x) { return x.inverse(); });
-  auto out = detail::unary_eigen(reciprocal, [s](const auto& r) { return r * s; });
+  auto reciprocal = detail::arithmetic(kernels::ScalarOp::rdiv, a, T(1));
+  auto out = detail::arithmetic(kernels::ScalarOp::mul, reciprocal, static_cast<T>(s));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(a))
       // MulBackward0 then ReciprocalBackward0:  d/da = -(g s) r^2  with r = 1 / a
-      autograd::record<T, D>(
-          "MulBackward0", out, {a}, [reciprocal, s](const Tensor<T, D>& g, const std::vector<bool>&) {
-            return detail::Grads<T, D>{
-                detail::binary_map<T>(g, reciprocal, [s](T gv, T r) { return -(gv * s) * (r * r); })};
-          });
+      autograd::record<T, D>("MulBackward0", out, {a},
+                             [reciprocal, s](const Tensor<T, D>& g, const std::vector<bool>&) {
+                               return detail::Grads<T, D>{mul(mul(g, s), mul(reciprocal, reciprocal)).neg()};
+                             });
   return out;
 }
 
@@ -319,11 +345,7 @@ Tensor<T, D> operator-(const Tensor<T, D>& a) {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::neg() const {
-  Tensor out;
-  if constexpr (!is_cpu_v<D>)
-    out = DeviceOps<D>::neg(*this);
-  else
-    out = detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::neg(x, y, n); });
+  Tensor out = detail::arithmetic(kernels::ScalarOp::neg, *this, T(0));
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
       autograd::record<T, D>("NegBackward0", out, {*this}, [](const Tensor& g, const std::vector<bool>&) {
@@ -334,6 +356,7 @@ Tensor<T, D> Tensor<T, D>::neg() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::exp() const {
+  require_cpu_kernel<"exp", D>();
   static_assert(std::is_floating_point_v<T>, "exp() needs a floating point tensor");
   auto out =
       detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::exp(x, y, n); });
@@ -347,6 +370,7 @@ Tensor<T, D> Tensor<T, D>::exp() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::log() const {
+  require_cpu_kernel<"log", D>();
   static_assert(std::is_floating_point_v<T>, "log() needs a floating point tensor");
   auto out =
       detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::log(x, y, n); });
@@ -359,6 +383,7 @@ Tensor<T, D> Tensor<T, D>::log() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::sqrt() const {
+  require_cpu_kernel<"sqrt", D>();
   static_assert(std::is_floating_point_v<T>, "sqrt() needs a floating point tensor");
   auto out =
       detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sqrt(x, y, n); });
@@ -373,6 +398,7 @@ Tensor<T, D> Tensor<T, D>::sqrt() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::abs() const {
+  require_cpu_kernel<"abs", D>();
   auto out = detail::unary_eigen(*this, [](const auto& x) { return x.abs(); });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
@@ -409,6 +435,7 @@ Tensor<T, D> pow_scalar(const Tensor<T, D>& x, T p) {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::pow(double exponent) const {
+  require_cpu_kernel<"pow", D>();
   static_assert(std::is_floating_point_v<T>, "pow() needs a floating point tensor");
   const T p = static_cast<T>(exponent);
   Tensor out = detail::pow_scalar(*this, p);
@@ -426,6 +453,7 @@ Tensor<T, D> Tensor<T, D>::pow(double exponent) const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::relu() const {
+  require_cpu_kernel<"relu", D>();
   auto out = detail::unary_eigen(*this, [](const auto& x) { return x.max(T(0)); });
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
@@ -439,6 +467,7 @@ Tensor<T, D> Tensor<T, D>::relu() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::sigmoid() const {
+  require_cpu_kernel<"sigmoid", D>();
   static_assert(std::is_floating_point_v<T>, "sigmoid() needs a floating point tensor");
   auto out =
       detail::unary_kernel(*this, [](const T* x, T* y, int64_t n) { kernels::cpu::math::sigmoid(x, y, n); });
@@ -453,6 +482,7 @@ Tensor<T, D> Tensor<T, D>::sigmoid() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::tanh() const {
+  require_cpu_kernel<"tanh", D>();
   static_assert(std::is_floating_point_v<T>, "tanh() needs a floating point tensor");
   auto out = detail::unary_eigen(*this, [](const auto& x) { return x.tanh(); });
   if (autograd::any_requires_grad(*this))
@@ -466,6 +496,7 @@ Tensor<T, D> Tensor<T, D>::tanh() const {
 
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::clamp(std::optional<double> min, std::optional<double> max) const {
+  require_cpu_kernel<"clamp", D>();
   // A missing bound is infinite (for integers the extreme value): clamp(inf, min=0) is inf, with gradient 1.
   constexpr bool has_inf = std::numeric_limits<T>::has_infinity;
   const T lo = min       ? static_cast<T>(*min)
@@ -489,30 +520,37 @@ Tensor<T, D> Tensor<T, D>::clamp(std::optional<double> min, std::optional<double
 
 template <class T, class D>
 Tensor<int64_t, D> Tensor<T, D>::eq(const Tensor& o) const {
+  require_cpu_kernel<"eq", D>();
   return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a == b); });
 }
 template <class T, class D>
 Tensor<int64_t, D> Tensor<T, D>::ne(const Tensor& o) const {
+  require_cpu_kernel<"ne", D>();
   return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a != b); });
 }
 template <class T, class D>
 Tensor<int64_t, D> Tensor<T, D>::gt(const Tensor& o) const {
+  require_cpu_kernel<"gt", D>();
   return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a > b); });
 }
 template <class T, class D>
 Tensor<int64_t, D> Tensor<T, D>::lt(const Tensor& o) const {
+  require_cpu_kernel<"lt", D>();
   return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a < b); });
 }
 template <class T, class D>
 Tensor<int64_t, D> Tensor<T, D>::ge(const Tensor& o) const {
+  require_cpu_kernel<"ge", D>();
   return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a >= b); });
 }
 template <class T, class D>
 Tensor<int64_t, D> Tensor<T, D>::le(const Tensor& o) const {
+  require_cpu_kernel<"le", D>();
   return detail::binary_map<int64_t>(*this, o, [](T a, T b) { return int64_t(a <= b); });
 }
 template <class T, class D>
 Tensor<int64_t, D> Tensor<T, D>::eq(T value) const {
+  require_cpu_kernel<"eq", D>();
   return detail::unary_map<int64_t>(*this, [value](T a) { return int64_t(a == value); });
 }
 
@@ -567,20 +605,17 @@ Tensor<int64_t, D> eq(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 
 template <class T, class D>
 Tensor<T, D> add_for_accumulation(const Tensor<T, D>& a, const Tensor<T, D>& b) {
-  return detail::binary_map<T>(a, b, [](T x, T y) { return x + y; });
+  return detail::arithmetic(kernels::BinaryOp::add, a, b);
 }
 
 template <class T, class D>
 void add_inplace_for_accumulation(Tensor<T, D>& dst, const Tensor<T, D>& src) {
-  static_assert(is_cpu_v<D>, "CPU gradient accumulation (device backends overload it)");
   HNN_CHECK_RUNTIME(dst.shape() == src.shape(), "gradient of shape ", src.shape(),
                     " cannot accumulate into a gradient of shape ", dst.shape());
+  if (dst.numel() == 0) return;
   if (dst.is_contiguous() && src.is_contiguous()) {
-    T* d = dst.data();
-    const T* s = src.data();
-    parallel_for(dst.numel(), parallel_grain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) d[i] += s[i];
-    });
+    ElementwiseKernels<D>::binary(kernels::BinaryOp::add, dst.data(), dst.data(), src.data(), dst.numel(),
+                                  nullptr);
     return;
   }
   dst.copy_(add_for_accumulation(dst, src));

@@ -47,7 +47,7 @@ void sliced_gemm(Out& out, int64_t k, Product product) {
 template <class T, class D>
 Tensor<T, D> linear(const Tensor<T, D>& input, const Tensor<T, D>& weight, const Tensor<T, D>& bias = {}) {
   static_assert(std::is_floating_point_v<T>, "linear needs a floating point tensor");
-  static_assert(is_cpu_v<D>, "linear: only the CPU implementation exists");
+  require_cpu_kernel<"linear", D>();
   HNN_CHECK(weight.dim() == 2, "linear: expected a 2-D weight (out_features, in_features), got shape ",
             weight.shape());
   const int64_t in_features = weight.size(1), out_features = weight.size(0);

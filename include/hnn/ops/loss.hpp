@@ -146,6 +146,7 @@ template <class T, class D>
 Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<int64_t, D>& target_in,
                                    Reduction reduction, int64_t ignore_index, double label_smoothing,
                                    const char* who) {
+  require_cpu_kernel<"cross_entropy", D>();
   static_assert(std::is_floating_point_v<T>, "cross_entropy needs floating point logits");
   const ClassLayout l = class_layout(input_in, who);
   const Shape target_shape = index_target_shape(input_in.shape());
@@ -225,6 +226,7 @@ Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<in
 template <class T, class D>
 Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Tensor<T, D>& target_in,
                                          Reduction reduction, double label_smoothing, const char* who) {
+  require_cpu_kernel<"cross_entropy", D>();
   static_assert(std::is_floating_point_v<T>, "cross_entropy needs floating point logits");
   const ClassLayout l = class_layout(input_in, who);
   HNN_CHECK(target_in.shape() == input_in.shape(), who, ": expected target of shape ",
@@ -296,6 +298,7 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
 template <class T, class D>
 Tensor<T, D> nll_loss_impl(const Tensor<T, D>& input_in, const Tensor<int64_t, D>& target_in,
                            Reduction reduction, int64_t ignore_index, const char* who) {
+  require_cpu_kernel<"nll_loss", D>();
   static_assert(std::is_floating_point_v<T>, "nll_loss needs floating point log-probabilities");
   const ClassLayout l = class_layout(input_in, who);
   const Shape target_shape = index_target_shape(input_in.shape());
@@ -341,6 +344,7 @@ template <class T, class D, class Forward, class Backward>
 Tensor<T, D> pointwise_loss(const char* node_name, const Tensor<T, D>& input_in,
                             const Tensor<T, D>& target_in, Reduction reduction, bool target_differentiable,
                             Forward forward, Backward backward) {
+  require_cpu_kernel<"mse_loss or binary_cross_entropy", D>();
   const Tensor<T, D> input = input_in.detach().contiguous();
   const Tensor<T, D> target = target_in.detach().contiguous();
   const int64_t n = input.numel();

@@ -78,6 +78,7 @@ Tensor<T, D> mm(const Tensor<T, D>& a, const Tensor<T, D>& b) {
 
 template <class T, class D>
 Tensor<T, D> matmul(const Tensor<T, D>& a, const Tensor<T, D>& b) {
+  require_cpu_kernel<"matmul", D>();
   static_assert(std::is_floating_point_v<T>, "matmul needs floating point tensors");
   HNN_CHECK(a.dim() >= 1 && b.dim() >= 1, "both arguments to matmul need to be at least 1D, but they are ",
             a.dim(), "D and ", b.dim(), "D (shapes ", a.shape(), " and ", b.shape(), ")");

@@ -86,6 +86,7 @@ inline Shape pooled_shape(const Shape& in, const kernels::cpu::Pool2dGeometry& g
 template <class T, class D>
 Tensor<T, D> avg_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel,
                         std::array<int64_t, 2> stride, std::array<int64_t, 2> padding = {0, 0}) {
+  require_cpu_kernel<"avg_pool2d", D>();
   static_assert(std::is_floating_point_v<T>, "avg_pool2d needs a floating point tensor");
   const auto g = detail::pool2d_geometry("avg_pool2d", input, kernel, stride, padding);
   Tensor<T, D> x = input.detach().contiguous();
@@ -109,6 +110,7 @@ Tensor<T, D> avg_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel
 template <class T, class D>
 Tensor<T, D> max_pool2d(const Tensor<T, D>& input, std::array<int64_t, 2> kernel,
                         std::array<int64_t, 2> stride, std::array<int64_t, 2> padding = {0, 0}) {
+  require_cpu_kernel<"max_pool2d", D>();
   static_assert(std::is_floating_point_v<T>, "max_pool2d needs a floating point tensor");
   const auto g = detail::pool2d_geometry("max_pool2d", input, kernel, stride, padding);
   Tensor<T, D> x = input.detach().contiguous();

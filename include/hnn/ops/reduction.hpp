@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
+#include "hnn/kernels/cpu/elementwise.hpp"
 #include "hnn/kernels/cpu/loops.hpp"
+#include "hnn/kernels/kernel_traits.hpp"
 #include "hnn/ops/elementwise.hpp"
 #include "hnn/ops/shape.hpp"
 
@@ -101,36 +103,8 @@ Tensor<TOut, D> reduce_rows(const Tensor<T, D>& x, const ReducePlan& plan, bool 
   return out;
 }
 
-/// Sum of f(p[i * stride]) for i < n, accumulated in Acc, pairwise over blocks of at most 256 values that
-/// are summed in order (by Eigen, vectorised, when contiguous): the rounding error grows with log2(n / 256)
-/// rather than with n, as in numpy's and PyTorch's cascade sums. A plain running sum of 1e7 doubles is 20x
-/// less accurate than PyTorch's (tests/ops/precision_test.cpp).
-template <class Acc, class T, class F>
-Acc pairwise_sum(const T* p, int64_t n, int64_t stride, F f) {
-  constexpr int64_t block = 256;
-  if (n <= block) {
-    if constexpr (std::is_floating_point_v<T> && std::is_same_v<F, std::identity>) {
-      // from +0 as every running sum: a block of -0 sums to +0, as in PyTorch
-      if (stride == 1)
-        return Acc(0) + static_cast<Acc>(Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p, n).sum());
-    }
-    Acc total = 0;
-    for (int64_t i = 0; i < n; ++i) total += static_cast<Acc>(f(p[i * stride]));
-    return total;
-  }
-  const int64_t half = (n / 2 + block - 1) / block * block;  // whole blocks on the left: 0 < half < n
-  return pairwise_sum<Acc>(p, half, stride, f) + pairwise_sum<Acc>(p + half * stride, n - half, stride, f);
-}
-
-/// Sum of n values `stride` apart, accumulated in acc_t (double for floating types), pairwise.
-template <class T>
-T strided_sum(const T* p, int64_t n, int64_t stride) {
-  if constexpr (std::is_floating_point_v<T>)
-    return static_cast<T>(pairwise_sum<acc_t<T>>(p, n, stride, std::identity{}));
-  acc_t<T> total = 0;
-  for (int64_t i = 0; i < n; ++i) total += p[i * stride];
-  return static_cast<T>(total);
-}
+using kernels::cpu::pairwise_sum;
+using kernels::cpu::strided_sum;
 
 /// Gradient of a reduction output expanded back to the input shape.
 template <class T, class D>
@@ -155,12 +129,15 @@ Tensor<T, D> sum_to(const Tensor<T, D>& t, const Shape& shape) {
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::sum(const Shape& dims, bool keepdim) const {
   auto plan = detail::plan_reduce(shape(), dims);
-  Tensor out;
-  if constexpr (!is_cpu_v<D>) {
-    out = DeviceOps<D>::sum(*this, plan, keepdim);
-  } else {
-    out = detail::reduce_rows<T>(
-        *this, plan, keepdim, [](const T* p, int64_t n, int64_t s) { return detail::strided_sum(p, n, s); });
+  auto out = Tensor::empty(keepdim ? plan.out_shape : plan.out_shape_squeezed);
+  if (out.numel() > 0) {
+    if (plan.leading && is_contiguous()) {
+      // The reduced dims lead: the input is an (inner, outer) matrix whose columns are summed in place.
+      ReduceKernels<D>::sum_columns(out.data(), data(), plan.outer, plan.inner);
+    } else {
+      const Tensor permuted = detach().permute(plan.permutation).contiguous();
+      ReduceKernels<D>::sum_rows(out.data(), permuted.data(), plan.outer, plan.inner);
+    }
   }
   if constexpr (is_differentiable_v<T>)
     if (autograd::any_requires_grad(*this))
@@ -204,6 +181,7 @@ Tensor<T, D> Tensor<T, D>::mean() const {
 /// E[x^2] - E[x]^2).
 template <class T, class D>
 Tensor<T, D> Tensor<T, D>::var(const Shape& dims, bool unbiased, bool keepdim) const {
+  require_cpu_kernel<"var", D>();
   static_assert(std::is_floating_point_v<T>, "var() needs a floating point tensor");
   auto plan = detail::plan_reduce(shape(), dims);
   const int64_t n = plan.inner;
@@ -270,6 +248,7 @@ int64_t strided_arg_extreme(const T* p, int64_t n, int64_t stride) {
 
 template <bool Max, class T, class D>
 Tensor<int64_t, D> arg_extreme(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
+  require_cpu_kernel<"argmax or argmin", D>();
   int64_t d = wrap_dim(dim, x.dim());
   HNN_CHECK(x.dim() == 0 || x.size(d) > 0, Max ? "argmax" : "argmin", "(): expected reduction dim ", d,
             " to have non-zero size (shape ", x.shape(), ")");
@@ -281,6 +260,7 @@ Tensor<int64_t, D> arg_extreme(const Tensor<T, D>& x, int64_t dim, bool keepdim)
 
 template <bool Max, class T, class D>
 Tensor<T, D> extreme_along(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
+  require_cpu_kernel<"max or min", D>();
   Tensor<int64_t, D> index = arg_extreme<Max>(x, dim, true);
   int64_t d = wrap_dim(dim, x.dim());
   // Gather values at the indices.
@@ -297,13 +277,13 @@ Tensor<T, D> extreme_along(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
             auto grad = zeros<T, D>(in_shape);
             Tensor<T, D> gk = g.reshape(plan.out_shape).contiguous();
             const int64_t* idx = index.data();
-            const Strides st = grad.strides();
+            const Strides& strides = grad.strides();
             const Shape& os = plan.out_shape;
             std::vector<int64_t> pos(os.size(), 0);
             for (int64_t k = 0; k < gk.numel(); ++k) {
               int64_t off = 0;
               for (size_t a = 0; a < pos.size(); ++a)
-                off += (static_cast<int64_t>(a) == d ? idx[k] : pos[a]) * st[a];
+                off += (static_cast<int64_t>(a) == d ? idx[k] : pos[a]) * strides[a];
               grad.data()[off] += gk.data()[k];
               for (size_t a = pos.size(); a-- > 0;) {
                 if (++pos[a] < os[a]) break;
@@ -319,6 +299,7 @@ Tensor<T, D> extreme_along(const Tensor<T, D>& x, int64_t dim, bool keepdim) {
 /// evenly_distribute_backward): d out / d x_i = [x_i == out] / count(x == out).
 template <bool Max, class T, class D>
 Tensor<T, D> extreme_all(const Tensor<T, D>& x) {
+  require_cpu_kernel<"max or min", D>();
   HNN_CHECK(x.numel() > 0, Max ? "max" : "min", "(): expected a non-empty tensor (shape ", x.shape(), ")");
   Tensor<T, D> out = extreme_along<Max>(x.detach().reshape({-1}), 0, false);
   if constexpr (is_differentiable_v<T>)

@@ -15,6 +15,7 @@ namespace detail {
 /// Applies fn(in_row, out_row, n, stride) to every line along `dim` of contiguous x.
 template <class T, class D, class Fn>
 Tensor<T, D> along_dim(const Tensor<T, D>& x_in, int64_t dim, Fn fn) {
+  require_cpu_kernel<"softmax or log_softmax", D>();
   Tensor<T, D> x = x_in.detach().contiguous();
   int64_t d = wrap_dim(dim, x.dim());
   auto out = Tensor<T, D>::empty(x.shape());

@@ -1,16 +1,17 @@
 // CUDA batch-norm kernels for contiguous (N, C, S) float/double data (S = product of the spatial sizes:
 // (N,C), (N,C,L), (N,C,H,W), (N,C,D,H,W)): statistics, finalisation (mean, invstd, running update,
 // per-channel constants), the normalising pass, and backward. Raw device pointers only; the launchers
-// that pick grids and workspaces are in include/hnn/cuda/kernels.cu. Depends on kernels/cuda/common.cuh.
+// that pick grids and workspaces are in include/hnn/cuda/kernels.cu. The per-channel formulas are
+// kernels/batch_norm_math.hpp's. Depends on kernels/cuda/common.cuh, kernels/batch_norm_math.hpp.
 #pragma once
 
 #include <cstdint>
 
+#include "hnn/kernels/batch_norm_math.hpp"
 #include "hnn/kernels/cuda/common.cuh"
 
 /*
- * The formulas are those of kernels/cpu/batch_norm.hpp (see the derivation there); how they are laid
- * out on a GPU:
+ * The formulas are those of kernels/batch_norm_math.hpp (derived there); how they are laid out on a GPU:
  *
  * Statistics. Every thread keeps a Welford state (count, mean, M2) in double. It reads 16 bytes at a
  * time (4 floats or 2 doubles of one channel when S is a multiple of the vector width and x is 16-byte
@@ -54,17 +55,7 @@ struct Welford {
 };
 
 __device__ __forceinline__ void merge(Welford& a, const Welford& b) {
-  if (b.n == 0.0) return;
-  if (a.n == 0.0) {
-    a = b;
-    return;
-  }
-  const double n = a.n + b.n;
-  const double inv_n = 1.0 / n;  // one division per merge
-  const double delta = b.mean - a.mean;
-  a.mean += delta * (b.n * inv_n);
-  a.m2 += b.m2 + delta * delta * (a.n * b.n * inv_n);
-  a.n = n;
+  batch_norm_math::chan_merge(a.n, a.mean, a.m2, b.n, b.mean, b.m2);
 }
 
 __device__ __forceinline__ Welford shfl_down(const Welford& s, int offset) {
@@ -144,7 +135,7 @@ __global__ void __launch_bounds__(block_threads)
   const Index per_row = S / V, units = N * per_row;
   const Index u0 = static_cast<Index>(static_cast<int64_t>(units) * blockIdx.y / splits);
   const Index u1 = static_cast<Index>(static_cast<int64_t>(units) * (blockIdx.y + 1) / splits);
-  const double mu = mean[c];
+  const double channel_mean = mean[c];
   DySums s = DySums::zero();
   for (Index u = u0 + threadIdx.x; u < u1; u += blockDim.x) {
     Index n, v;
@@ -157,7 +148,7 @@ __global__ void __launch_bounds__(block_threads)
     for (int k = 0; k < V; ++k) {
       const double gd = static_cast<double>(g[k]);
       s.dy += gd;
-      s.dy_xmu += gd * (static_cast<double>(xv[k]) - mu);
+      s.dy_xmu += gd * (static_cast<double>(xv[k]) - channel_mean);
     }
   }
   s = block_reduce(s, shared);
@@ -207,11 +198,11 @@ __global__ void __launch_bounds__(column_tile* column_rows)
   const int64_t n0 = N * blockIdx.y / splits, n1 = N * (blockIdx.y + 1) / splits;
   DySums s = DySums::zero();
   if (j < width) {
-    const double mu = mean[j / S];
+    const double channel_mean = mean[j / S];
     for (int64_t n = n0 + threadIdx.y; n < n1; n += column_rows) {
       const double g = static_cast<double>(dy[n * width + j]);
       s.dy += g;
-      s.dy_xmu += g * (static_cast<double>(x[n * width + j]) - mu);
+      s.dy_xmu += g * (static_cast<double>(x[n * width + j]) - channel_mean);
     }
   }
   shared[threadIdx.y][threadIdx.x] = s;
@@ -233,46 +224,85 @@ __device__ __forceinline__ State warp_merge_partials(const State* partial, int64
   return warp_reduce(s);
 }
 
+template <class T>
+__device__ __forceinline__ double weight_or_one(const T* weight, int64_t c) {
+  return weight ? static_cast<double>(weight[c]) : 1.0;
+}
+
 /// Per-channel constants of the normalising pass, consts = [pivot[C], alpha[C], beta[C]].
 template <class T>
 __device__ __forceinline__ void write_affine(T* consts, int64_t C, int64_t c, double mean, double invstd,
                                              const T* weight, const T* bias) {
-  const T pivot = static_cast<T>(mean);
-  const double delta = mean - static_cast<double>(pivot);
-  const double alpha = (weight ? static_cast<double>(weight[c]) : 1.0) * invstd;
-  const double beta = (bias ? static_cast<double>(bias[c]) : 0.0) - delta * alpha;
-  consts[c] = pivot;
-  consts[C + c] = static_cast<T>(alpha);
-  consts[2 * C + c] = static_cast<T>(beta);
+  const auto k = batch_norm_math::affine<T>(mean, invstd, weight_or_one(weight, c),
+                                            bias ? static_cast<double>(bias[c]) : 0.0);
+  consts[c] = k.pivot;
+  consts[C + c] = k.alpha;
+  consts[2 * C + c] = k.beta;
+}
+
+/// The running-statistic update of channel c from its batch mean and M2 over `count` values.
+template <class T>
+__device__ __forceinline__ void update_running(T* running_mean, T* running_var, int64_t c, double mean,
+                                               double m2, double count, double momentum) {
+  if (running_mean)
+    running_mean[c] =
+        static_cast<T>(batch_norm_math::running_update(static_cast<double>(running_mean[c]), mean, momentum));
+  if (running_var)
+    running_var[c] = static_cast<T>(batch_norm_math::running_update(
+        static_cast<double>(running_var[c]), batch_norm_math::unbiased_var(m2, count), momentum));
 }
 
 /// Training forward: statistics, running update, save_mean/invstd and the affine constants.
-/// Writes count/mean/M2 instead (stats_only) for batch_norm_stats.
+/// Writes mean and M2 alone instead (out_m2 non-null) for batch_norm_stats.
 template <class T>
 __global__ void bn_finalize_stats(const Welford* __restrict__ partial, int64_t C, int64_t P, double eps,
                                   double momentum, const T* weight, const T* bias, T* running_mean,
                                   T* running_var, double* save_mean, double* save_invstd, T* consts,
-                                  double* out_count, double* out_m2) {
+                                  double* out_m2) {
   const int64_t c = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   if (c >= C) return;  // whole warps leave together: blockDim.x is a multiple of 32
   const Welford s = warp_merge_partials(partial, c, P);
   if (threadIdx.x % 32 != 0) return;
-  if (out_count) {
-    out_count[c] = s.n;
+  if (out_m2) {
     save_mean[c] = s.mean;
     out_m2[c] = s.m2;
     return;
   }
-  const double invstd = 1.0 / sqrt(s.m2 / s.n + eps);
+  const double invstd = batch_norm_math::invstd(s.m2, s.n, eps);
   save_mean[c] = s.mean;
   save_invstd[c] = invstd;
-  if (running_mean)
-    running_mean[c] =
-        static_cast<T>(momentum * s.mean + (1.0 - momentum) * static_cast<double>(running_mean[c]));
-  if (running_var)
-    running_var[c] = static_cast<T>(momentum * (s.m2 / (s.n - 1.0)) +
-                                    (1.0 - momentum) * static_cast<double>(running_var[c]));
+  update_running(running_mean, running_var, c, s.mean, s.m2, s.n, momentum);
   write_affine(consts, C, c, s.mean, invstd, weight, bias);
+}
+
+/// The running-statistic update alone, from given mean and M2 over `count` values (SyncBatchNorm's
+/// global statistics).
+template <class T>
+__global__ void bn_update_running(int64_t C, const double* mean, const double* m2, double count,
+                                  double momentum, T* running_mean, T* running_var) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  update_running(running_mean, running_var, c, mean[c], m2[c], count, momentum);
+}
+
+/// Normalising constants from given mean and invstd (batch_norm_elemt).
+template <class T>
+__global__ void bn_elemt_constants(int64_t C, const double* mean, const double* invstd, const T* weight,
+                                   const T* bias, T* consts) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  write_affine(consts, C, c, mean[c], invstd[c], weight, bias);
+}
+
+/// What an eval forward normalises with, for its backward: mean = running_mean, invstd =
+/// 1/sqrt(running_var + eps), in double, computed where the running statistics live.
+template <class T>
+__global__ void bn_eval_statistics(int64_t C, const T* running_mean, const T* running_var, double eps,
+                                   double* mean, double* invstd) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  mean[c] = static_cast<double>(running_mean[c]);
+  invstd[c] = batch_norm_math::invstd_from_var(static_cast<double>(running_var[c]), eps);
 }
 
 /// Eval forward constants from the running statistics (pivot = running_mean, which already is a T).
@@ -282,7 +312,7 @@ __global__ void bn_eval_constants(int64_t C, const T* running_mean, const T* run
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   write_affine(consts, C, c, static_cast<double>(running_mean[c]),
-               1.0 / sqrt(static_cast<double>(running_var[c]) + eps), weight, bias);
+               batch_norm_math::invstd_from_var(static_cast<double>(running_var[c]), eps), weight, bias);
 }
 
 /// Eval backward dx = dy * weight * invstd as an affine pass over dy: pivot 0, alpha = weight invstd, beta 0.
@@ -291,8 +321,21 @@ __global__ void bn_scale_constants(int64_t C, const T* weight, const double* inv
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= C) return;
   consts[c] = T(0);
-  consts[C + c] = static_cast<T>((weight ? static_cast<double>(weight[c]) : 1.0) * invstd[c]);
+  consts[C + c] = static_cast<T>(weight_or_one(weight, c) * invstd[c]);
   consts[2 * C + c] = T(0);
+}
+
+/// The dx constants of channel c, consts = [pivot[C], k_dy[C], k_x[C], k_c[C]].
+template <class T>
+__device__ __forceinline__ void write_dx_constants(T* consts, int64_t C, int64_t c, double mean,
+                                                   double invstd, const T* weight, double sum_dy,
+                                                   double sum_dy_xmu, double count) {
+  const auto k =
+      batch_norm_math::dx_constants<T>(mean, invstd, weight_or_one(weight, c), sum_dy, sum_dy_xmu, count);
+  consts[c] = k.pivot;
+  consts[C + c] = k.k_dy;
+  consts[2 * C + c] = k.k_x;
+  consts[3 * C + c] = k.k_c;
 }
 
 /// Backward: grad_weight, grad_bias and (training) the dx constants [pivot, k_dy, k_x, k_c].
@@ -304,19 +347,31 @@ __global__ void bn_finalize_backward(const DySums* __restrict__ partial, int64_t
   if (c >= C) return;
   const DySums s = warp_merge_partials(partial, c, P);
   if (threadIdx.x % 32 != 0) return;
-  const double is = invstd[c];
-  if (grad_weight) grad_weight[c] = static_cast<T>(s.dy_xmu * is);
+  if (grad_weight) grad_weight[c] = static_cast<T>(batch_norm_math::grad_weight(s.dy_xmu, invstd[c]));
   if (grad_bias) grad_bias[c] = static_cast<T>(s.dy);
-  if (!want_dx) return;
-  const T pivot = static_cast<T>(mean[c]);
-  const double delta = mean[c] - static_cast<double>(pivot);
-  const double k_dy = (weight ? static_cast<double>(weight[c]) : 1.0) * is;
-  const double k_x = -k_dy * is * is * s.dy_xmu / count;
-  const double k_c = -k_dy * s.dy / count - k_x * delta;
-  consts[c] = pivot;
-  consts[C + c] = static_cast<T>(k_dy);
-  consts[2 * C + c] = static_cast<T>(k_x);
-  consts[3 * C + c] = static_cast<T>(k_c);
+  if (want_dx) write_dx_constants(consts, C, c, mean[c], invstd[c], weight, s.dy, s.dy_xmu, count);
+}
+
+/// The merged sums alone (batch_norm_backward_reduce): sum_dy[c], sum_dy_xmu[c].
+__global__ void bn_finalize_sums(const DySums* __restrict__ partial, int64_t C, int64_t P, double* sum_dy,
+                                 double* sum_dy_xmu) {
+  const int64_t c = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  if (c >= C) return;
+  const DySums s = warp_merge_partials(partial, c, P);
+  if (threadIdx.x % 32 != 0) return;
+  sum_dy[c] = s.dy;
+  sum_dy_xmu[c] = s.dy_xmu;
+}
+
+/// The dx constants from given sums over `count` values (batch_norm_backward_elemt, global for
+/// SyncBatchNorm).
+template <class T>
+__global__ void bn_backward_elemt_constants(int64_t C, const double* mean, const double* invstd,
+                                            const T* weight, const double* sum_dy, const double* sum_dy_xmu,
+                                            double count, T* consts) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  write_dx_constants(consts, C, c, mean[c], invstd[c], weight, sum_dy[c], sum_dy_xmu[c], count);
 }
 
 // ---- streaming passes ---------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ Tensor<T, D> max_pool2d(const Tensor<T, D>& input, IntPair kernel_size) {
 template <class T, class D>
 Tensor<T, D> dropout(const Tensor<T, D>& input, double p, bool training, Generator& gen) {
   static_assert(std::is_floating_point_v<T>, "dropout needs a floating point tensor");
-  static_assert(is_cpu_v<D>, "dropout: only the CPU implementation exists");
+  require_cpu_kernel<"dropout", D>();
   HNN_CHECK(p >= 0.0 && p <= 1.0, "dropout probability has to be between 0 and 1, but got ",
             hnn::detail::py_float_repr(p));
   if (!training || p == 0.0) return input;

@@ -1,9 +1,9 @@
 // Folding eval-mode batch norm into its neighbouring Linear / Conv2d for inference (PyTorch's
 // torch.nn.utils.fuse_conv_bn_eval / fuse_linear_bn_eval, plus fold_batch_norm over a whole Sequential).
-// Depends on nn/linear.hpp, nn/conv.hpp, nn/flatten.hpp, nn/dropout.hpp, nn/batch_norm.hpp, nn/sequential.hpp.
+// Depends on nn/linear.hpp, nn/conv.hpp, nn/flatten.hpp, nn/dropout.hpp, nn/batch_norm.hpp,
+// nn/sequential.hpp, and batch_norm_math from ops/batch_norm.hpp (through nn/batch_norm.hpp).
 #pragma once
 
-#include <cmath>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -16,12 +16,14 @@
 #include "hnn/nn/flatten.hpp"
 #include "hnn/nn/linear.hpp"
 #include "hnn/nn/sequential.hpp"
+#include "hnn/ops/batch_norm.hpp"
 
 namespace hnn::nn::utils {
 
-/// Batch norm in eval mode is an affine map per channel (ATen's alpha/beta form):
+/// Batch norm in eval mode is an affine map per channel (ATen's alpha/beta form,
+/// batch_norm_math::alpha_beta):
 ///   y = (x - mean) / sqrt(var + eps) * gamma + beta = x * scale[c] + shift[c],
-///   scale = gamma / sqrt(var + eps),  shift = beta - mean * scale.
+///   scale = gamma * invstd,  invstd = 1 / sqrt(var + eps),  shift = beta - mean * scale.
 /// Computed in double from the module's running statistics (gamma = 1, beta = 0 when affine is off).
 struct BatchNormAffine {
   std::vector<double> scale, shift;
@@ -50,8 +52,10 @@ std::optional<BatchNormAffine> batch_norm_affine(const Module<T, D>* module, std
     const auto gamma = bn.weight().defined() ? as_doubles(bn.weight()) : std::vector<double>(c, 1.0);
     const auto beta = bn.bias().defined() ? as_doubles(bn.bias()) : std::vector<double>(c, 0.0);
     for (size_t i = 0; i < c; ++i) {
-      a.scale[i] = gamma[i] / std::sqrt(var[i] + bn.options().eps());
-      a.shift[i] = beta[i] - mean[i] * a.scale[i];
+      const auto k = batch_norm_math::alpha_beta(
+          mean[i], batch_norm_math::invstd_from_var(var[i], bn.options().eps()), gamma[i], beta[i]);
+      a.scale[i] = k.alpha;
+      a.shift[i] = k.beta;
     }
     if (kind) *kind = bn.name();
     return a;

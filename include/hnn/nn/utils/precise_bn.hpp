@@ -1,6 +1,7 @@
 // recalibrate_batch_norm: "precise BN" (Wu & Johnson, "Rethinking Batch in BatchNorm", 2021) — recomputes
 // every batch norm's running statistics for the final weights as a true average over some training batches.
-// Depends on nn/batch_norm.hpp and autograd/grad_mode.hpp; the loader is anything range-for yields .data from.
+// Depends on nn/batch_norm.hpp and autograd/grad_mode.hpp; the loader is anything range-for yields .data
+// from.
 #pragma once
 
 #include <cstdint>
