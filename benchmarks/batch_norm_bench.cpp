@@ -2,7 +2,7 @@
 // side by side with libtorch and oneDNN when built with them, and a copy of the same bytes.
 //
 // Sides (float32, contiguous NCHW / (N, C) input):
-//   hnn        hnn::kernels::cpu::batch_norm_{forward_train, forward_eval, backward} on caller-owned buffers
+//   hnn        hnn::kernels::cpu::BatchNorm::{forward_train, forward_eval, backward} on caller-owned buffers
 //   torch      at::native_batch_norm / at::native_batch_norm_backward (HNN_BENCH_WITH_TORCH)
 //   dnnl_nchw  oneDNN batch normalization on the plain layout (HNN_BENCH_WITH_DNNL)
 //   dnnl_nhwc  oneDNN on nhwc: the layout that gets its JIT kernel for (N, C) = (N, C, 1, 1) inputs
@@ -49,7 +49,7 @@
 
 namespace {
 
-namespace bn = hnn::kernels::cpu;
+using bn = hnn::kernels::cpu::BatchNorm;
 
 constexpr const char* kMallocNote =
     "glibc mallopt(M_MMAP_MAX = 0, M_TRIM_THRESHOLD = INT_MAX) for every side: no block is served by mmap "
@@ -161,22 +161,21 @@ void bench_hnn(benchmark::State& state, Op op, Shape s) {
   std::vector<double> save_mean(C), save_invstd(C);
   Buffer grad_weight(C), grad_bias(C);
   const double eps = 1e-5, momentum = 0.1;
-  bn::batch_norm_forward_train(x.data, y.data, s.N, s.C, s.S(), weight.data, bias.data, eps, momentum,
-                               running_mean.data, running_var.data, save_mean.data(), save_invstd.data());
+  bn::forward_train(x.data, y.data, s.N, s.C, s.S(), weight.data, bias.data, eps, momentum, running_mean.data,
+                    running_var.data, save_mean.data(), save_invstd.data());
   for (auto _ : state) {
     switch (op) {
       case Op::train:
-        bn::batch_norm_forward_train(x.data, y.data, s.N, s.C, s.S(), weight.data, bias.data, eps, momentum,
-                                     running_mean.data, running_var.data, save_mean.data(),
-                                     save_invstd.data());
+        bn::forward_train(x.data, y.data, s.N, s.C, s.S(), weight.data, bias.data, eps, momentum,
+                          running_mean.data, running_var.data, save_mean.data(), save_invstd.data());
         break;
       case Op::eval:
-        bn::batch_norm_forward_eval(x.data, y.data, s.N, s.C, s.S(), running_mean.data, running_var.data,
-                                    weight.data, bias.data, eps);
+        bn::forward_eval(x.data, y.data, s.N, s.C, s.S(), running_mean.data, running_var.data, weight.data,
+                         bias.data, eps);
         break;
       default:
-        bn::batch_norm_backward(dy.data, x.data, s.N, s.C, s.S(), weight.data, save_mean.data(),
-                                save_invstd.data(), true, y.data, grad_weight.data, grad_bias.data);
+        bn::backward(dy.data, x.data, s.N, s.C, s.S(), weight.data, save_mean.data(), save_invstd.data(),
+                     true, y.data, grad_weight.data, grad_bias.data);
     }
     benchmark::DoNotOptimize(y.data);
     benchmark::ClobberMemory();

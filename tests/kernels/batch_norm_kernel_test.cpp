@@ -10,7 +10,7 @@
 
 #include "hnn/kernels/cpu/batch_norm.hpp"
 
-namespace bn = hnn::kernels::cpu;
+using bn = hnn::kernels::cpu::BatchNorm;
 
 namespace {
 
@@ -238,9 +238,9 @@ void check_forward_train(const Data<T>& d, bool affine, bool track, double momen
   }
   std::vector<T> y(d.x.size()), rm = d.running_mean, rv = d.running_var;
   std::vector<double> save_mean(Cs), save_invstd(Cs);
-  bn::batch_norm_forward_train(d.x.data(), y.data(), N, C, S, affine ? d.weight.data() : nullptr,
-                               affine ? d.bias.data() : nullptr, eps, momentum, track ? rm.data() : nullptr,
-                               track ? rv.data() : nullptr, save_mean.data(), save_invstd.data());
+  bn::forward_train(d.x.data(), y.data(), N, C, S, affine ? d.weight.data() : nullptr,
+                    affine ? d.bias.data() : nullptr, eps, momentum, track ? rm.data() : nullptr,
+                    track ? rv.data() : nullptr, save_mean.data(), save_invstd.data());
   const double tol = tolerance<T>();
   CHECK(scaled_error(y, ref_y) < tol);
   // The mean is measured against the spread of the channel, so an offset of 1e3 does not hide a
@@ -284,7 +284,7 @@ TEST_CASE("batch_norm_stats matches a long-double two-pass reference", "[kernels
       for_thread_counts([&](int threads) {
         INFO("shape " << s.str() << " threads " << threads << " offset " << offset);
         std::vector<double> mean(static_cast<size_t>(s.C)), m2(static_cast<size_t>(s.C));
-        bn::batch_norm_stats(d.x.data(), s.N, s.C, s.S, mean.data(), m2.data());
+        bn::stats(d.x.data(), s.N, s.C, s.S, mean.data(), m2.data());
         CHECK(scaled_error(m2, ref.m2) < stats_tolerance<T>(1e-12));
         for (size_t c = 0; c < mean.size(); ++c) {
           const ld spread = std::sqrt(std::max(ref.m2[c] / static_cast<ld>(s.N * s.S), ld(1e-300)));
@@ -328,9 +328,8 @@ TEST_CASE("batch_norm_forward_eval uses running statistics", "[kernels][batch_no
         for_thread_counts([&](int threads) {
           INFO("shape " << s.str() << " threads " << threads << " offset " << offset << " affine " << affine);
           std::vector<T> y(d.x.size());
-          bn::batch_norm_forward_eval(d.x.data(), y.data(), s.N, s.C, s.S, d.running_mean.data(),
-                                      d.running_var.data(), affine ? d.weight.data() : nullptr,
-                                      affine ? d.bias.data() : nullptr, eps);
+          bn::forward_eval(d.x.data(), y.data(), s.N, s.C, s.S, d.running_mean.data(), d.running_var.data(),
+                           affine ? d.weight.data() : nullptr, affine ? d.bias.data() : nullptr, eps);
           CHECK(scaled_error(y, ref_y) < tolerance<T>());
         });
       }
@@ -346,20 +345,20 @@ TEST_CASE("batch_norm_update_running: unbiased variance and the momentum formula
   // Two channels, count 4: values {1, 2, 3, 4} -> mean 2.5, M2 5, unbiased var 5/3 (biased would be 1.25).
   const double mean[2] = {2.5, -1.0}, m2[2] = {5.0, 0.0};
   double running_mean[2] = {0.0, 1.0}, running_var[2] = {1.0, 2.0};
-  bn::batch_norm_update_running(running_mean, running_var, mean, m2, 2, 4, 0.1);
+  bn::update_running(running_mean, running_var, mean, m2, 2, 4, 0.1);
   CHECK(running_mean[0] == Approx(0.9 * 0.0 + 0.1 * 2.5).epsilon(1e-15));
   CHECK(running_var[0] == Approx(0.9 * 1.0 + 0.1 * 5.0 / 3.0).epsilon(1e-15));
   CHECK(running_mean[1] == Approx(0.9 * 1.0 + 0.1 * -1.0).epsilon(1e-15));
   CHECK(running_var[1] == Approx(0.9 * 2.0).epsilon(1e-15));
   // momentum 1 replaces the buffers with the batch values (momentum=None passes 1/num_batches_tracked).
   float rm[1] = {7.0f}, rv[1] = {7.0f};
-  bn::batch_norm_update_running(rm, rv, mean, m2, 1, 4, 1.0);
+  bn::update_running(rm, rv, mean, m2, 1, 4, 1.0);
   CHECK(rm[0] == 2.5f);
   CHECK(rv[0] == static_cast<float>(5.0 / 3.0));
   // Null buffers are skipped.
-  bn::batch_norm_update_running<float>(nullptr, rv, mean, m2, 1, 4, 0.5);
+  bn::update_running<float>(nullptr, rv, mean, m2, 1, 4, 0.5);
   CHECK(rv[0] == static_cast<float>(0.5 * 5.0 / 3.0 + 0.5 * static_cast<float>(5.0 / 3.0)));
-  bn::batch_norm_update_running<float>(rm, nullptr, mean, m2, 1, 4, 0.5);
+  bn::update_running<float>(rm, nullptr, mean, m2, 1, 4, 0.5);
   CHECK(rm[0] == 2.5f);
 }
 
@@ -371,8 +370,7 @@ TEST_CASE("batch_norm_forward_train on arange(9).reshape(3,3) matches PyTorch's 
   const float x[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   float y[9], rm[3] = {0, 0, 0}, rv[3] = {1, 1, 1};
   double save_mean[3], save_invstd[3];
-  bn::batch_norm_forward_train<float>(x, y, 3, 3, 1, nullptr, nullptr, 1e-5, 0.1, rm, rv, save_mean,
-                                      save_invstd);
+  bn::forward_train<float>(x, y, 3, 3, 1, nullptr, nullptr, 1e-5, 0.1, rm, rv, save_mean, save_invstd);
   for (int c = 0; c < 3; ++c) {
     CHECK(y[c] == Approx(-1.2247439).epsilon(1e-6));
     CHECK(y[3 + c] == Approx(0.0).margin(1e-7));
@@ -395,17 +393,16 @@ TEST_CASE("fused forward_train equals stats + elemt + update_running", "[kernels
         const double eps = 1e-5, momentum = 0.1;
         std::vector<T> y(d.x.size()), rm = d.running_mean, rv = d.running_var;
         std::vector<double> save_mean(C), save_invstd(C);
-        bn::batch_norm_forward_train(d.x.data(), y.data(), s.N, s.C, s.S, d.weight.data(), d.bias.data(), eps,
-                                     momentum, rm.data(), rv.data(), save_mean.data(), save_invstd.data());
+        bn::forward_train(d.x.data(), y.data(), s.N, s.C, s.S, d.weight.data(), d.bias.data(), eps, momentum,
+                          rm.data(), rv.data(), save_mean.data(), save_invstd.data());
         std::vector<double> mean(C), m2(C), invstd(C);
-        bn::batch_norm_stats(d.x.data(), s.N, s.C, s.S, mean.data(), m2.data());
+        bn::stats(d.x.data(), s.N, s.C, s.S, mean.data(), m2.data());
         for (size_t c = 0; c < C; ++c)
           invstd[c] = 1.0 / std::sqrt(m2[c] / static_cast<double>(s.N * s.S) + eps);
         std::vector<T> y2(d.x.size()), rm2 = d.running_mean, rv2 = d.running_var;
-        bn::batch_norm_elemt(d.x.data(), y2.data(), s.N, s.C, s.S, mean.data(), invstd.data(),
-                             d.weight.data(), d.bias.data());
-        bn::batch_norm_update_running(rm2.data(), rv2.data(), mean.data(), m2.data(), s.C, s.N * s.S,
-                                      momentum);
+        bn::elemt(d.x.data(), y2.data(), s.N, s.C, s.S, mean.data(), invstd.data(), d.weight.data(),
+                  d.bias.data());
+        bn::update_running(rm2.data(), rv2.data(), mean.data(), m2.data(), s.C, s.N * s.S, momentum);
         // Same decomposition, same rounding: identical bits.
         CHECK(save_mean == mean);
         CHECK(save_invstd == invstd);
@@ -423,10 +420,9 @@ TEST_CASE("batch_norm_elemt is in-place safe", "[kernels][batch_norm]") {
   const Data<float> d = make_data<float>({8, 5, 7}, 0.0, 11);
   std::vector<double> mean(5, 0.25), invstd(5, 2.0);
   std::vector<float> y(d.x.size()), inplace = d.x;
-  bn::batch_norm_elemt(d.x.data(), y.data(), 8, 5, 7, mean.data(), invstd.data(), d.weight.data(),
-                       d.bias.data());
-  bn::batch_norm_elemt(inplace.data(), inplace.data(), 8, 5, 7, mean.data(), invstd.data(), d.weight.data(),
-                       d.bias.data());
+  bn::elemt(d.x.data(), y.data(), 8, 5, 7, mean.data(), invstd.data(), d.weight.data(), d.bias.data());
+  bn::elemt(inplace.data(), inplace.data(), 8, 5, 7, mean.data(), invstd.data(), d.weight.data(),
+            d.bias.data());
   CHECK(y == inplace);
 }
 
@@ -441,8 +437,8 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
   std::vector<double> mean(Cs), invstd(Cs);
   if (training) {
     std::vector<T> y(d.x.size());
-    bn::batch_norm_forward_train<T>(d.x.data(), y.data(), N, C, S, nullptr, nullptr, eps, 0.1, nullptr,
-                                    nullptr, mean.data(), invstd.data());
+    bn::forward_train<T>(d.x.data(), y.data(), N, C, S, nullptr, nullptr, eps, 0.1, nullptr, nullptr,
+                         mean.data(), invstd.data());
   } else {
     for (size_t c = 0; c < Cs; ++c) {
       mean[c] = static_cast<double>(d.running_mean[c]);
@@ -461,8 +457,8 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
   const RefBackward ref = ref_backward(d, ref_mean, ref_invstd, affine, training);
   const T* weight = affine ? d.weight.data() : nullptr;
   std::vector<T> dx(d.x.size()), grad_weight(Cs), grad_bias(Cs);
-  bn::batch_norm_backward(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
-                          dx.data(), grad_weight.data(), grad_bias.data());
+  bn::backward(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training, dx.data(),
+               grad_weight.data(), grad_bias.data());
   INFO("shape " << d.shape.str() << " affine " << affine << " training " << training << " offset " << offset);
   const double tol = tolerance<T>();
   // dx is a difference of terms of size |weight * invstd * dy|; when they cancel (N*S = 2 makes dx
@@ -480,12 +476,12 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
 
   // Any subset of outputs gives the same values for what it computes.
   std::vector<T> dx_only(d.x.size()), grad_weight_only(Cs), grad_bias_only(Cs);
-  bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
-                             dx_only.data(), nullptr, nullptr);
-  bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
-                             nullptr, grad_weight_only.data(), nullptr);
-  bn::batch_norm_backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
-                             nullptr, nullptr, grad_bias_only.data());
+  bn::backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training,
+                  dx_only.data(), nullptr, nullptr);
+  bn::backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training, nullptr,
+                  grad_weight_only.data(), nullptr);
+  bn::backward<T>(d.dy.data(), d.x.data(), N, C, S, weight, mean.data(), invstd.data(), training, nullptr,
+                  nullptr, grad_bias_only.data());
   CHECK(dx_only == dx);
   CHECK(grad_weight_only == grad_weight);
   CHECK(grad_bias_only == grad_bias);
@@ -493,8 +489,7 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
   // The composed path (what SyncBatchNorm runs, with an all-reduce in between) gives identical bits.
   if (training) {
     std::vector<double> sum_dy(Cs), sum_dy_xmu(Cs);
-    bn::batch_norm_backward_reduce(d.dy.data(), d.x.data(), N, C, S, mean.data(), sum_dy.data(),
-                                   sum_dy_xmu.data());
+    bn::backward_reduce(d.dy.data(), d.x.data(), N, C, S, mean.data(), sum_dy.data(), sum_dy_xmu.data());
     std::vector<ld> ref_sum_dy(Cs), ref_sum_dy_xmu(Cs);
     for (size_t c = 0; c < Cs; ++c) {
       ref_sum_dy[c] = ref.grad_bias[c];
@@ -503,8 +498,8 @@ void check_backward(const Data<T>& d, bool affine, bool training, double offset)
     CHECK(scaled_error(sum_dy, ref_sum_dy) < stats_tolerance<T>(1e-12));
     CHECK(scaled_error(sum_dy_xmu, ref_sum_dy_xmu) < stats_tolerance<T>(1e-10));
     std::vector<T> dx2(d.x.size());
-    bn::batch_norm_backward_elemt(d.dy.data(), d.x.data(), dx2.data(), N, C, S, mean.data(), invstd.data(),
-                                  weight, sum_dy.data(), sum_dy_xmu.data(), N * S);
+    bn::backward_elemt(d.dy.data(), d.x.data(), dx2.data(), N, C, S, mean.data(), invstd.data(), weight,
+                       sum_dy.data(), sum_dy_xmu.data(), N * S);
     CHECK(dx2 == dx);
     for (size_t c = 0; c < Cs; ++c) {
       CHECK(grad_bias[c] == static_cast<T>(sum_dy[c]));
@@ -548,13 +543,13 @@ TEST_CASE("batch_norm_backward_elemt takes the count and sums it is given", "[ke
   const Data<double> d = make_data<double>(whole, 0.0, 5);
   const size_t H = static_cast<size_t>(half.total());
   std::vector<double> mean(3), invstd(3), y(d.x.size());
-  bn::batch_norm_forward_train<double>(d.x.data(), y.data(), whole.N, 3, 10, nullptr, nullptr, 1e-5, 0.1,
-                                       nullptr, nullptr, mean.data(), invstd.data());
+  bn::forward_train<double>(d.x.data(), y.data(), whole.N, 3, 10, nullptr, nullptr, 1e-5, 0.1, nullptr,
+                            nullptr, mean.data(), invstd.data());
   std::vector<double> sum_dy(3, 0.0), sum_dy_xmu(3, 0.0);
   for (int replica = 0; replica < 2; ++replica) {
     std::vector<double> part_dy(3), part_dy_xmu(3);
-    bn::batch_norm_backward_reduce(d.dy.data() + replica * H, d.x.data() + replica * H, half.N, 3, 10,
-                                   mean.data(), part_dy.data(), part_dy_xmu.data());
+    bn::backward_reduce(d.dy.data() + replica * H, d.x.data() + replica * H, half.N, 3, 10, mean.data(),
+                        part_dy.data(), part_dy_xmu.data());
     for (size_t c = 0; c < 3; ++c) {
       sum_dy[c] += part_dy[c];
       sum_dy_xmu[c] += part_dy_xmu[c];
@@ -562,9 +557,9 @@ TEST_CASE("batch_norm_backward_elemt takes the count and sums it is given", "[ke
   }
   std::vector<double> dx(d.x.size());
   for (int replica = 0; replica < 2; ++replica)
-    bn::batch_norm_backward_elemt(d.dy.data() + replica * H, d.x.data() + replica * H,
-                                  dx.data() + replica * H, half.N, 3, 10, mean.data(), invstd.data(),
-                                  d.weight.data(), sum_dy.data(), sum_dy_xmu.data(), whole.N * whole.S);
+    bn::backward_elemt(d.dy.data() + replica * H, d.x.data() + replica * H, dx.data() + replica * H, half.N,
+                       3, 10, mean.data(), invstd.data(), d.weight.data(), sum_dy.data(), sum_dy_xmu.data(),
+                       whole.N * whole.S);
   const RefStats ref = ref_stats(d);
   const RefBackward want = ref_backward(d, ref.mean, invstd_of(ref, whole.N * whole.S, 1e-5), true, true);
   CHECK(scaled_error(dx, want.dx) < 1e-10);
@@ -572,13 +567,13 @@ TEST_CASE("batch_norm_backward_elemt takes the count and sums it is given", "[ke
 
 TEST_CASE("batch_norm kernels accept empty inputs", "[kernels][batch_norm]") {
   std::vector<double> mean(2, 7.0), m2(2, 7.0);
-  bn::batch_norm_stats<float>(nullptr, 0, 2, 5, mean.data(), m2.data());
+  bn::stats<float>(nullptr, 0, 2, 5, mean.data(), m2.data());
   CHECK(mean == std::vector<double>{0.0, 0.0});
   CHECK(m2 == std::vector<double>{0.0, 0.0});
   float grad_weight[2] = {1, 1}, grad_bias[2] = {1, 1};
-  bn::batch_norm_backward<float>(nullptr, nullptr, 0, 2, 5, nullptr, mean.data(), m2.data(), true, nullptr,
-                                 grad_weight, grad_bias);
+  bn::backward<float>(nullptr, nullptr, 0, 2, 5, nullptr, mean.data(), m2.data(), true, nullptr, grad_weight,
+                      grad_bias);
   CHECK(grad_weight[0] == 0.0f);
   CHECK(grad_bias[1] == 0.0f);
-  bn::batch_norm_forward_eval<float>(nullptr, nullptr, 0, 2, 5, nullptr, nullptr, nullptr, nullptr, 1e-5);
+  bn::forward_eval<float>(nullptr, nullptr, 0, 2, 5, nullptr, nullptr, nullptr, nullptr, 1e-5);
 }

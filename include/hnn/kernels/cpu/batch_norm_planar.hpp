@@ -180,7 +180,7 @@ inline void bn_for_plane_runs(int64_t C, int64_t S, int64_t begin, int64_t end, 
 // thread equally busy a channel is cut into parts (bn_for_group_parts) whose partials are merged after
 // a barrier by every thread owning a part of it.
 
-/// Per-channel mean and M2 (batch_norm_stats, S > 1, N*S > 0).
+/// Per-channel mean and M2 (BatchNorm::stats, S > 1, N*S > 0).
 template <class T>
 void planar_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
   const int64_t total = N * C * S;
@@ -205,7 +205,7 @@ void planar_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, dou
   });
 }
 
-/// Training forward (batch_norm_forward_train, S > 1, N*S > 0): each part of a channel is normalised by
+/// Training forward (BatchNorm::forward_train, S > 1, N*S > 0): each part of a channel is normalised by
 /// the thread that reduced it, right after the merge, while it is still in that thread's cache.
 template <class T>
 void planar_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
@@ -253,7 +253,7 @@ void planar_affine_all(const T* x, T* y, int64_t N, int64_t C, int64_t S, const 
   });
 }
 
-/// sum_dy[c] += sum dy, sum_dy_xmu[c] += sum dy * (x - mean[c]) (batch_norm_backward_reduce, S > 1,
+/// sum_dy[c] += sum dy, sum_dy_xmu[c] += sum dy * (x - mean[c]) (BatchNorm::backward_reduce, S > 1,
 /// N*S > 0; the sums arrive zeroed).
 template <class T>
 void planar_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const double* mean,
@@ -289,7 +289,7 @@ void planar_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C,
   });
 }
 
-/// Fused backward (batch_norm_backward with sums needed, S > 1, N*S > 0): the reduction of each part,
+/// Fused backward (BatchNorm::backward with sums needed, S > 1, N*S > 0): the reduction of each part,
 /// then, after the merge, its dx from cache (training) or dx right after the reduction (eval).
 template <class T>
 void planar_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,

@@ -209,7 +209,7 @@ inline void bn_for_row_runs(int64_t C, int64_t begin, int64_t end, F&& f) {
 // Passes. Each thread reduces its block of rows over all channels; after a barrier each merges a block
 // of channels over the threads' partials (in thread order: deterministic for a thread count).
 
-/// Per-channel mean and M2 (batch_norm_stats, S = 1, N > 0).
+/// Per-channel mean and M2 (BatchNorm::stats, S = 1, N > 0).
 template <class T>
 void rows_stats(const T* x, int64_t N, int64_t C, double* mean, double* m2) {
   const int64_t total = N * C;
@@ -229,7 +229,7 @@ void rows_stats(const T* x, int64_t N, int64_t C, double* mean, double* m2) {
   });
 }
 
-/// Training forward (batch_norm_forward_train, S = 1, N > 0): statistics of each thread's block of rows, a
+/// Training forward (BatchNorm::forward_train, S = 1, N > 0): statistics of each thread's block of rows, a
 /// barrier, the merge of a block of channels per thread (constants for every channel), a barrier, then
 /// each thread normalises its own rows, which it has just read (in L2 when a block is under ~1 MiB).
 template <class T>
@@ -279,7 +279,7 @@ void rows_affine_all(const T* x, T* y, int64_t N, int64_t C, const T* pivot, con
   });
 }
 
-/// sum_dy[c] = sum dy, sum_dy_xmu[c] = sum dy * (x - mean[c]) (batch_norm_backward_reduce, S = 1, N > 0):
+/// sum_dy[c] = sum dy, sum_dy_xmu[c] = sum dy * (x - mean[c]) (BatchNorm::backward_reduce, S = 1, N > 0):
 /// per-thread blocks of rows, then per-thread blocks of channels summed over the partials.
 template <class T>
 void rows_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, const double* mean, double* sum_dy,
@@ -317,7 +317,7 @@ void rows_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, c
   });
 }
 
-/// Fused backward (batch_norm_backward with sums needed, S = 1, N > 0): as rows_backward_reduce, then
+/// Fused backward (BatchNorm::backward with sums needed, S = 1, N > 0): as rows_backward_reduce, then
 /// (training) a barrier and dx of each thread's rows, re-read from cache; in eval mode dx is written in
 /// the reduction pass.
 template <class T>

@@ -93,94 +93,98 @@ void binary_with(Op op, T* out, const T* a, const T* b, int64_t n, const Strided
 
 }  // namespace detail
 
-/// dst[i] = value for i < n (dst contiguous).
-template <class T>
-void fill(T* dst, int64_t n, T value) {
-  parallel_for(n, parallel_grain,
-               [&](int64_t begin, int64_t end) { std::fill(dst + begin, dst + end, value); });
-}
-
-/// dst = TOut(src) over n elements. geometry == nullptr: both contiguous; otherwise dst and src are
-/// addressed with out_strides and a_strides over geometry->sizes (src may broadcast with stride 0).
-template <class TOut, class TIn>
-void copy(TOut* dst, const TIn* src, int64_t n, const StridedGeometry* geometry) {
-  if (n == 0) return;
-  if (geometry == nullptr) {
-    parallel_for(n, parallel_grain, [&](int64_t begin, int64_t end) {
-      if constexpr (std::is_same_v<TIn, TOut>)
-        std::copy(src + begin, src + end, dst + begin);
-      else
-        for (int64_t i = begin; i < end; ++i) dst[i] = static_cast<TOut>(src[i]);
-    });
-    return;
+/// The CPU elementwise kernels, as ElementwiseKernels<CPU> (which is this struct) exposes them to the ops.
+struct Elementwise {
+  /// dst[i] = value for i < n (dst contiguous).
+  template <class T>
+  static void fill(T* dst, int64_t n, T value) {
+    parallel_for(n, parallel_grain,
+                 [&](int64_t begin, int64_t end) { std::fill(dst + begin, dst + end, value); });
   }
-  if (detail::contiguous_out(*geometry)) {
-    unary_strided(dst, src, detail::sizes_of(*geometry), detail::strides_of(*geometry, geometry->a_strides),
-                  [](TIn v) { return static_cast<TOut>(v); });
-    return;
-  }
-  detail::copy_both_strided(dst, src, *geometry);
-}
 
-/// out = a op b, out contiguous. geometry == nullptr: a and b contiguous of n elements each; otherwise
-/// a and b are read through a_strides / b_strides over geometry->sizes (broadcasting).
-template <class T>
-void binary(BinaryOp op, T* out, const T* a, const T* b, int64_t n, const StridedGeometry* geometry) {
-  switch (op) {
-    case BinaryOp::add:
-      return detail::binary_with([](T x, T y) { return x + y; }, out, a, b, n, geometry);
-    case BinaryOp::sub:
-      return detail::binary_with([](T x, T y) { return x - y; }, out, a, b, n, geometry);
-    case BinaryOp::mul:
-      return detail::binary_with([](T x, T y) { return x * y; }, out, a, b, n, geometry);
-    case BinaryOp::div:
-      return detail::binary_with([](T x, T y) { return x / y; }, out, a, b, n, geometry);
-  }
-}
-
-/// out = op(a, s) over n contiguous elements: a + s, a * s, a / s (a true division, correctly rounded),
-/// s - a, s / a, -a.
-template <class T>
-void scalar(ScalarOp op, T* out, const T* a, int64_t n, T s) {
-  if constexpr (std::is_floating_point_v<T>) {
-    switch (op) {
-      case ScalarOp::add:
-        return detail::map_arrays(out, a, n, [s](const auto& x) { return x + s; });
-      case ScalarOp::mul:
-        return detail::map_arrays(out, a, n, [s](const auto& x) { return x * s; });
-      case ScalarOp::div:
-        return detail::map_arrays(out, a, n, [s](const auto& x) { return x / s; });
-      case ScalarOp::rsub:
-        return detail::map_arrays(out, a, n, [s](const auto& x) { return s - x; });
-      case ScalarOp::rdiv:
-        return detail::map_arrays(out, a, n, [s](const auto& x) { return s / x; });
-      case ScalarOp::neg:
-        return parallel_for(n, parallel_grain, [&](int64_t begin, int64_t end) {
-          math::neg(a + begin, out + begin, end - begin);
-        });
-    }
-  } else {
-    auto apply = [&](auto f) {
+  /// dst = TOut(src) over n elements. geometry == nullptr: both contiguous; otherwise dst and src are
+  /// addressed with out_strides and a_strides over geometry->sizes (src may broadcast with stride 0).
+  template <class TOut, class TIn>
+  static void copy(TOut* dst, const TIn* src, int64_t n, const StridedGeometry* geometry) {
+    if (n == 0) return;
+    if (geometry == nullptr) {
       parallel_for(n, parallel_grain, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) out[i] = f(a[i]);
+        if constexpr (std::is_same_v<TIn, TOut>)
+          std::copy(src + begin, src + end, dst + begin);
+        else
+          for (int64_t i = begin; i < end; ++i) dst[i] = static_cast<TOut>(src[i]);
       });
-    };
+      return;
+    }
+    if (detail::contiguous_out(*geometry)) {
+      unary_strided(dst, src, detail::sizes_of(*geometry), detail::strides_of(*geometry, geometry->a_strides),
+                    [](TIn v) { return static_cast<TOut>(v); });
+      return;
+    }
+    detail::copy_both_strided(dst, src, *geometry);
+  }
+
+  /// out = a op b, out contiguous. geometry == nullptr: a and b contiguous of n elements each; otherwise
+  /// a and b are read through a_strides / b_strides over geometry->sizes (broadcasting).
+  template <class T>
+  static void binary(BinaryOp op, T* out, const T* a, const T* b, int64_t n,
+                     const StridedGeometry* geometry) {
     switch (op) {
-      case ScalarOp::add:
-        return apply([s](T x) { return x + s; });
-      case ScalarOp::mul:
-        return apply([s](T x) { return x * s; });
-      case ScalarOp::div:
-        return apply([s](T x) { return x / s; });
-      case ScalarOp::rsub:
-        return apply([s](T x) { return s - x; });
-      case ScalarOp::rdiv:
-        return apply([s](T x) { return s / x; });
-      case ScalarOp::neg:
-        return apply([](T x) { return -x; });
+      case BinaryOp::add:
+        return detail::binary_with([](T x, T y) { return x + y; }, out, a, b, n, geometry);
+      case BinaryOp::sub:
+        return detail::binary_with([](T x, T y) { return x - y; }, out, a, b, n, geometry);
+      case BinaryOp::mul:
+        return detail::binary_with([](T x, T y) { return x * y; }, out, a, b, n, geometry);
+      case BinaryOp::div:
+        return detail::binary_with([](T x, T y) { return x / y; }, out, a, b, n, geometry);
     }
   }
-}
+
+  /// out = op(a, s) over n contiguous elements: a + s, a * s, a / s (a true division, correctly rounded),
+  /// s - a, s / a, -a.
+  template <class T>
+  static void scalar(ScalarOp op, T* out, const T* a, int64_t n, T s) {
+    if constexpr (std::is_floating_point_v<T>) {
+      switch (op) {
+        case ScalarOp::add:
+          return detail::map_arrays(out, a, n, [s](const auto& x) { return x + s; });
+        case ScalarOp::mul:
+          return detail::map_arrays(out, a, n, [s](const auto& x) { return x * s; });
+        case ScalarOp::div:
+          return detail::map_arrays(out, a, n, [s](const auto& x) { return x / s; });
+        case ScalarOp::rsub:
+          return detail::map_arrays(out, a, n, [s](const auto& x) { return s - x; });
+        case ScalarOp::rdiv:
+          return detail::map_arrays(out, a, n, [s](const auto& x) { return s / x; });
+        case ScalarOp::neg:
+          return parallel_for(n, parallel_grain, [&](int64_t begin, int64_t end) {
+            math::neg(a + begin, out + begin, end - begin);
+          });
+      }
+    } else {
+      auto apply = [&](auto f) {
+        parallel_for(n, parallel_grain, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) out[i] = f(a[i]);
+        });
+      };
+      switch (op) {
+        case ScalarOp::add:
+          return apply([s](T x) { return x + s; });
+        case ScalarOp::mul:
+          return apply([s](T x) { return x * s; });
+        case ScalarOp::div:
+          return apply([s](T x) { return x / s; });
+        case ScalarOp::rsub:
+          return apply([s](T x) { return s - x; });
+        case ScalarOp::rdiv:
+          return apply([s](T x) { return s / x; });
+        case ScalarOp::neg:
+          return apply([](T x) { return -x; });
+      }
+    }
+  }
+};
 
 /// Sum of n values `stride` apart, accumulated in Acc pairwise over
 /// blocks of at most 256 values that are summed in order (by Eigen, vectorised, when contiguous): the
@@ -212,62 +216,36 @@ T strided_sum(const T* p, int64_t n, int64_t stride) {
   return static_cast<T>(total);
 }
 
-/// out[o] = sum_j in[o * inner + j] for a contiguous (outer, inner) matrix.
-template <class T>
-void sum_rows(T* out, const T* in, int64_t outer, int64_t inner) {
-  parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
-               [&](int64_t begin, int64_t end) {
-                 for (int64_t o = begin; o < end; ++o)
-                   out[o] = strided_sum(in + o * inner, inner, int64_t{1});
-               });
-}
+/// The CPU sum kernels, as ReduceKernels<CPU> (which is this struct) exposes them to the ops.
+struct Reduce {
+  /// out[o] = sum_j in[o * inner + j] for a contiguous (outer, inner) matrix.
+  template <class T>
+  static void sum_rows(T* out, const T* in, int64_t outer, int64_t inner) {
+    parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t o = begin; o < end; ++o)
+                     out[o] = strided_sum(in + o * inner, inner, int64_t{1});
+                 });
+  }
 
-/// out[o] = sum_j in[j * outer + o] for a contiguous (inner, outer) matrix: the sums of its columns.
-template <class T>
-void sum_columns(T* out, const T* in, int64_t outer, int64_t inner) {
-  parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
-               [&](int64_t begin, int64_t end) {
-                 for (int64_t o = begin; o < end; ++o) out[o] = strided_sum(in + o, inner, outer);
-               });
-}
+  /// out[o] = sum_j in[j * outer + o] for a contiguous (inner, outer) matrix: the sums of its columns.
+  template <class T>
+  static void sum_columns(T* out, const T* in, int64_t outer, int64_t inner) {
+    parallel_for(outer, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(inner, 1)),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t o = begin; o < end; ++o) out[o] = strided_sum(in + o, inner, outer);
+                 });
+  }
+};
 
 }  // namespace hnn::kernels::cpu
 
 namespace hnn {
 
-/// The CPU elementwise kernels (kernels/cpu/elementwise.hpp).
+/// The CPU kernel sets of kernels/cpu/elementwise.hpp are the traits themselves: no forwarding layer.
 template <>
-struct ElementwiseKernels<CPU> {
-  template <class T>
-  static void fill(T* dst, int64_t n, T value) {
-    kernels::cpu::fill(dst, n, value);
-  }
-  template <class TOut, class TIn>
-  static void copy(TOut* dst, const TIn* src, int64_t n, const kernels::StridedGeometry* geometry) {
-    kernels::cpu::copy(dst, src, n, geometry);
-  }
-  template <class T>
-  static void binary(kernels::BinaryOp op, T* out, const T* a, const T* b, int64_t n,
-                     const kernels::StridedGeometry* geometry) {
-    kernels::cpu::binary(op, out, a, b, n, geometry);
-  }
-  template <class T>
-  static void scalar(kernels::ScalarOp op, T* out, const T* a, int64_t n, T s) {
-    kernels::cpu::scalar(op, out, a, n, s);
-  }
-};
-
-/// The CPU sum kernels (kernels/cpu/elementwise.hpp).
+struct ElementwiseKernels<CPU> : kernels::cpu::Elementwise {};
 template <>
-struct ReduceKernels<CPU> {
-  template <class T>
-  static void sum_rows(T* out, const T* in, int64_t outer, int64_t inner) {
-    kernels::cpu::sum_rows(out, in, outer, inner);
-  }
-  template <class T>
-  static void sum_columns(T* out, const T* in, int64_t outer, int64_t inner) {
-    kernels::cpu::sum_columns(out, in, outer, inner);
-  }
-};
+struct ReduceKernels<CPU> : kernels::cpu::Reduce {};
 
 }  // namespace hnn
