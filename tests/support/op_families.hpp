@@ -220,6 +220,19 @@ void copy_family() {
   whole.fill_(T(-2.5));
   expect_matches(whole, std::vector<double>(70000, -2.5), {70000}, "fill_ of a long tensor");
 
+  // A rank-10 tensor with every dimension reversed: ten dimensions that no merging can join.
+  const Shape ten(std::vector<int64_t>(10, 2));
+  const auto cube_host = host_values<T>(ten, 203);
+  const auto cube_values = broadcast_values(cube_host, ten);
+  expected.assign(1024, 0.0);
+  for (size_t k = 0; k < 1024; ++k) {
+    size_t reversed = 0;  // out[i0, ..., i9] = in[i9, ..., i0]: the bits of k in reverse order
+    for (int bit = 0; bit < 10; ++bit) reversed |= ((k >> bit) & 1U) << (9 - bit);
+    expected[k] = cube_values[reversed];
+  }
+  expect_matches(on<D>(cube_host).permute({9, 8, 7, 6, 5, 4, 3, 2, 1, 0}).contiguous(), expected, ten,
+                 "contiguous() of a rank-10 reversed view");
+
   // cast and the host read-backs.
   const auto as_double = permuted.template cast<double>();
   expected.clear();

@@ -7,8 +7,10 @@
 
 namespace hnn::kernels {
 
-/// The most dimensions a strided (non-contiguous or broadcasting) device launch handles.
-inline constexpr int max_dims = 8;
+/// The most dimensions a strided (non-contiguous or broadcasting) launch handles after neighbours that
+/// every operand walks contiguously are merged: PyTorch's MAX_DIMS (a contiguous tensor of any rank is
+/// one dimension). The geometry travels to a CUDA kernel by value, 804 bytes of its 4 KB of parameters.
+inline constexpr int max_dims = 25;
 
 /// Geometry of a strided elementwise launch: the output's sizes and, per operand, the element strides
 /// over those sizes (0 along broadcast dimensions). Passed to the kernels by value.
