@@ -6,7 +6,7 @@
 #   bash scripts/format_check.sh --fix    reformat in place
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-command -v clang-format-14 >/dev/null || bash scripts/setup.sh clang-format-14 >/dev/null
+bash scripts/setup.sh clang-format-14 >/dev/null  # idempotent: installs only what is missing
 
 mapfile -t files < <(git ls-files -- '*.hpp' '*.cpp' '*.cu' '*.cuh' '*.h')
 if [[ ${1:-} == --fix ]]; then

@@ -6,7 +6,7 @@
 #   bash scripts/tidy_check.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-command -v clang-tidy-14 >/dev/null || bash scripts/setup.sh clang-tidy-14 libomp-14-dev >/dev/null
+bash scripts/setup.sh clang-tidy-14 libomp-14-dev >/dev/null  # idempotent: installs only what is missing
 
 flags=(-std=c++20 -Iinclude -I/usr/include/eigen3 -DHNN_WITH_OPENMP -fopenmp)
 out=$(mktemp)
