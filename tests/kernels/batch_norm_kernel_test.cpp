@@ -302,6 +302,41 @@ TEST_CASE("batch_norm_stats matches a long-double two-pass reference", "[kernels
   run(double{}, 1e3);
 }
 
+TEST_CASE("batch_norm_stats keeps its precision when samples differ in mean", "[kernels][batch_norm]") {
+  // Long planes are summed in memory order about a pivot that is the mean of the channel so far, not of
+  // the values being summed: samples drifting away from it, or one sample far from the rest, must not
+  // cost precision. Per shape, x[n, c, s] = 1e3 + shift(n) + normal, with the shifts of every pattern.
+  auto run = [](auto tag) {
+    using T = decltype(tag);
+    const std::vector<Shape> shapes = {{16, 3, 4096}, {6, 2, 20000}, {64, 5, 576}, {32, 4, 100}, {512, 3, 1}};
+    for (const Shape& s : shapes)
+      for (int pattern = 0; pattern < 3; ++pattern) {
+        Data<T> d = make_data<T>(s, 1e3, static_cast<uint32_t>(s.total() + pattern));
+        for (int64_t n = 0; n < s.N; ++n) {
+          const double shift = pattern == 0   ? 50.0 * static_cast<double>(n)  // drift
+                               : pattern == 1 ? (n == s.N - 1 ? 1e4 : 0.0)     // one outlier
+                                              : (2 * n < s.N ? 0.0 : 300.0);   // two halves
+          for (int64_t i = n * s.C * s.S; i < (n + 1) * s.C * s.S; ++i)
+            d.x[static_cast<size_t>(i)] =
+                static_cast<T>(static_cast<double>(d.x[static_cast<size_t>(i)]) + shift);
+        }
+        const RefStats ref = ref_stats(d);
+        for_thread_counts([&](int threads) {
+          INFO("shape " << s.str() << " pattern " << pattern << " threads " << threads);
+          std::vector<double> mean(static_cast<size_t>(s.C)), m2(static_cast<size_t>(s.C));
+          bn::stats(d.x.data(), s.N, s.C, s.S, mean.data(), m2.data());
+          CHECK(scaled_error(m2, ref.m2) < stats_tolerance<T>(1e-12));
+          for (size_t c = 0; c < mean.size(); ++c) {
+            const ld spread = std::sqrt(ref.m2[c] / static_cast<ld>(s.N * s.S));
+            CHECK(std::fabs(mean[c] - ref.mean[c]) < stats_tolerance<T>(1e-12) * spread);
+          }
+        });
+      }
+  };
+  run(float{});
+  run(double{});
+}
+
 TEST_CASE("batch_norm_forward_train: y, saved statistics and running update (float)",
           "[kernels][batch_norm]") {
   check_shapes_forward_train<float>(0.0);

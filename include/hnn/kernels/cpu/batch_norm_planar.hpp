@@ -1,11 +1,15 @@
 // The CPU batch-norm kernels for planar inputs (N, C, S) with S > 1: one function per pass (statistics,
 // training forward, elementwise normalisation, backward reduce, backward elementwise, fused backward).
-// A work group is one channel, whose N rows are contiguous runs of S values. Depends on
-// kernels/cpu/batch_norm_common.hpp.
+// Long planes are streamed in memory order with per-thread sums per channel; short planes are taken a
+// channel at a time, each normalised from cache right after its statistics (batch_norm_common.hpp says
+// why). Depends on kernels/cpu/batch_norm_common.hpp and Eigen's packets.
 #pragma once
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "hnn/kernels/cpu/batch_norm_common.hpp"
@@ -13,61 +17,170 @@
 namespace hnn::kernels::cpu::detail {
 
 // ---------------------------------------------------------------------------------------------
-// Planar primitives: contiguous runs of one channel. Within a chunk of at most bn_chunk_elems values
-// the sums run in T (float for float input) in bn_lanes independent lanes, about a pivot close to
-// the chunk's mean, so every lane adds at most bn_chunk_elems / bn_lanes small terms; the lanes are
-// then reduced in double and chunks are merged in double (Chan).
+// Planar primitives: contiguous runs of one channel. Within a chunk of at most bn_chunk_elems<T> values
+// the sums run in T (float for float input) in BnLanes<T>::lanes independent lanes held in registers,
+// about a pivot close to the chunk's mean, so every lane adds few small terms; the lanes are then
+// reduced in double and chunks are merged in double (Chan).
 
-/// Sum of the lanes in double, in a fixed tree.
-template <class A>
-inline double bn_sum_lanes(const A* acc) {
-  double partial[8];
-  for (int j = 0; j < 8; ++j)
-    partial[j] = (static_cast<double>(acc[j]) + static_cast<double>(acc[j + 8])) +
-                 (static_cast<double>(acc[j + 16]) + static_cast<double>(acc[j + 24]));
-  return ((partial[0] + partial[4]) + (partial[1] + partial[5])) +
-         ((partial[2] + partial[6]) + (partial[3] + partial[7]));
+/// Independent accumulators of one sum: four SIMD registers of Eigen's widest packet for T (16 floats
+/// each with AVX-512, 8 with AVX2, 4 with SSE2), enough to hide the add latency. Four named members
+/// rather than an array, so that a local copy is always split into registers (GCC keeps an array of
+/// packets copied from memory on the stack).
+template <class T>
+struct BnPackets {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr int width = Eigen::internal::packet_traits<T>::size;
+  static constexpr int packets = 4;
+  static constexpr int lanes = width * packets;
+
+  Packet p0 = Eigen::internal::pset1<Packet>(T(0)), p1 = p0, p2 = p0, p3 = p0;
+
+  template <int k>
+  Packet& at() {
+    static_assert(k >= 0 && k < packets);
+    if constexpr (k == 0)
+      return p0;
+    else if constexpr (k == 1)
+      return p1;
+    else if constexpr (k == 2)
+      return p2;
+    else
+      return p3;
+  }
+  Packet get(int k) const { return k == 0 ? p0 : k == 1 ? p1 : k == 2 ? p2 : p3; }
+};
+
+/// The lanes of one sum: the packets, plus `width` scalar lanes for the last values of a run that fill
+/// no whole packet.
+template <class T>
+struct BnLanes {
+  using Packet = typename BnPackets<T>::Packet;
+  static constexpr int width = BnPackets<T>::width;
+  static constexpr int packets = BnPackets<T>::packets;
+  static constexpr int lanes = BnPackets<T>::lanes;
+
+  BnPackets<T> v;
+  T tail[width] = {};
+
+  /// Sum of every lane in double, in a fixed pairwise tree.
+  double sum() const {
+    double lane[lanes];
+    T spill[width];
+    for (int k = 0; k < packets; ++k) {
+      Eigen::internal::pstoreu(spill, v.get(k));
+      for (int j = 0; j < width; ++j) lane[k * width + j] = static_cast<double>(spill[j]);
+    }
+    for (int j = 0; j < width; ++j) lane[j] += static_cast<double>(tail[j]);
+    for (int half = lanes / 2; half >= 1; half /= 2)
+      for (int j = 0; j < half; ++j) lane[j] += lane[j + half];
+    return lane[0];
+  }
+};
+
+/// Values per chunk of a channel: summed, then re-read from L1 for the deviations; every lane adds at
+/// most 64 terms before the lanes are reduced in double (4096 floats with AVX-512, 2048 with AVX2).
+template <class T>
+inline constexpr int64_t bn_chunk_elems = 64 * BnPackets<T>::lanes;
+
+/// f(std::integral_constant<int, k>) for k = 0 .. K-1, unrolled at compile time.
+template <int K, class F>
+inline void bn_unroll(F&& f) {
+  [&]<int... k>(std::integer_sequence<int, k...>) { (f(std::integral_constant<int, k>{}), ...); }
+  (std::make_integer_sequence<int, K>{});
 }
 
-/// acc += x (lane j takes every bn_lanes-th value).
-template <class T>
-inline void bn_sum_run(const T* x, int64_t len, T* acc) {
+/// Walks one run of len values in the lane layout of BnLanes<T>: block(i, k) for every whole packet at
+/// offset i going to register k (whole blocks of all registers first, then the packets left), then
+/// scalar(i, j) for each value of the last partial packet, going to tail lane j.
+template <class T, class Block, class Scalar>
+inline void bn_walk_run(int64_t len, Block&& block, Scalar&& scalar) {
+  using L = BnLanes<T>;
   int64_t i = 0;
-  for (; i + bn_lanes <= len; i += bn_lanes)
-    for (int j = 0; j < bn_lanes; ++j) acc[j] += x[i + j];
-  for (int j = 0; i < len; ++i, ++j) acc[j] += x[i];
+  for (; i + L::lanes <= len; i += L::lanes)
+    bn_unroll<L::packets>([&](auto k) { block(i + k * L::width, k); });
+  bn_unroll<L::packets - 1>([&](auto k) {
+    if (i + L::width <= len) {
+      block(i, k);
+      i += L::width;
+    }
+  });
+  for (int j = 0; i < len; ++i, ++j) scalar(i, j);
+}
+
+/// Adds one run of len values to two sums A and B: op(i, a, b) for the packet at offset i with its
+/// registers a of A and b of B, tail(i, a, b) for a value left over with its tail lanes. A long run works
+/// on copies of the packets (registers) and stores them back once; a short one, which touches each
+/// packet about once, works on them in place rather than copying them in and out.
+template <class T, class Op, class Tail>
+inline void bn_accumulate_run(int64_t len, BnLanes<T>& A, BnLanes<T>& B, Op&& op, Tail&& tail) {
+  auto walk = [&](BnPackets<T>& a, BnPackets<T>& b) {
+    bn_walk_run<T>(
+        len,
+        [&](int64_t i, auto k) {
+          constexpr int K = decltype(k)::value;
+          op(i, a.template at<K>(), b.template at<K>());
+        },
+        [&](int64_t i, int j) { tail(i, A.tail[j], B.tail[j]); });
+  };
+  if (len >= 2 * BnLanes<T>::lanes) {
+    BnPackets<T> a = A.v, b = B.v;
+    walk(a, b);
+    A.v = a;
+    B.v = b;
+  } else {
+    walk(A.v, B.v);
+  }
+}
+
+/// acc += x.
+template <class T>
+inline void bn_sum_run(const T* x, int64_t len, BnLanes<T>& acc) {
+  namespace ei = Eigen::internal;
+  using P = typename BnLanes<T>::Packet;
+  BnLanes<T> unused;
+  bn_accumulate_run<T>(
+      len, acc, unused, [&](int64_t i, P& a, P&) { a = ei::padd(a, ei::ploadu<P>(x + i)); },
+      [&](int64_t i, T& a, T&) { a += x[i]; });
 }
 
 /// s1 += x - pivot, s2 += (x - pivot)^2. x - pivot is exact when x is within a factor 2 of the pivot.
 template <class T>
-inline void bn_shifted_run(const T* x, int64_t len, T pivot, T* s1, T* s2) {
-  int64_t i = 0;
-  for (; i + bn_lanes <= len; i += bn_lanes)
-    for (int j = 0; j < bn_lanes; ++j) {
-      const T d = x[i + j] - pivot;
-      s1[j] += d;
-      s2[j] += d * d;
-    }
-  for (int j = 0; i < len; ++i, ++j) {
-    const T d = x[i] - pivot;
-    s1[j] += d;
-    s2[j] += d * d;
-  }
+inline void bn_shifted_run(const T* x, int64_t len, T pivot, BnLanes<T>& s1, BnLanes<T>& s2) {
+  namespace ei = Eigen::internal;
+  using P = typename BnLanes<T>::Packet;
+  const P vp = ei::pset1<P>(pivot);
+  bn_accumulate_run<T>(
+      len, s1, s2,
+      [&](int64_t i, P& a, P& b) {
+        const P d = ei::psub(ei::ploadu<P>(x + i), vp);
+        a = ei::padd(a, d);
+        b = ei::pmadd(d, d, b);
+      },
+      [&](int64_t i, T& a, T& b) {
+        const T d = x[i] - pivot;
+        a += d;
+        b += d * d;
+      });
 }
 
 /// acc_dy += dy, acc_dyx += dy * (x - pivot).
 template <class T>
-inline void bn_dy_xmu_run(const T* dy, const T* x, int64_t len, T pivot, T* acc_dy, T* acc_dyx) {
-  int64_t i = 0;
-  for (; i + bn_lanes <= len; i += bn_lanes)
-    for (int j = 0; j < bn_lanes; ++j) {
-      acc_dy[j] += dy[i + j];
-      acc_dyx[j] += dy[i + j] * (x[i + j] - pivot);
-    }
-  for (int j = 0; i < len; ++i, ++j) {
-    acc_dy[j] += dy[i];
-    acc_dyx[j] += dy[i] * (x[i] - pivot);
-  }
+inline void bn_dy_xmu_run(const T* dy, const T* x, int64_t len, T pivot, BnLanes<T>& acc_dy,
+                          BnLanes<T>& acc_dyx) {
+  namespace ei = Eigen::internal;
+  using P = typename BnLanes<T>::Packet;
+  const P vp = ei::pset1<P>(pivot);
+  bn_accumulate_run<T>(
+      len, acc_dy, acc_dyx,
+      [&](int64_t i, P& a, P& b) {
+        const P g = ei::ploadu<P>(dy + i);
+        a = ei::padd(a, g);
+        b = ei::pmadd(g, ei::psub(ei::ploadu<P>(x + i), vp), b);
+      },
+      [&](int64_t i, T& a, T& b) {
+        a += dy[i];
+        b += dy[i] * (x[i] - pivot);
+      });
 }
 
 /// y = (x - pivot) * alpha + beta.
@@ -104,18 +217,18 @@ inline void bn_for_runs(int64_t C, int64_t S, int64_t c, const BnRect& rect, F&&
 
 /// Calls f(piece) for consecutive pieces of rect of at most bn_chunk_elems values: whole rows when a
 /// row is shorter than a chunk, else pieces of one row.
-template <class F>
+template <class T, class F>
 inline void bn_for_chunks(const BnRect& rect, F&& f) {
   const int64_t width = rect.s1 - rect.s0;
   if (width <= 0 || rect.n1 <= rect.n0) return;
-  if (width >= bn_chunk_elems) {
-    const int64_t pieces = (width + bn_chunk_elems - 1) / bn_chunk_elems;
+  if (width >= bn_chunk_elems<T>) {
+    const int64_t pieces = (width + bn_chunk_elems<T> - 1) / bn_chunk_elems<T>;
     for (int64_t n = rect.n0; n < rect.n1; ++n)
       for (int64_t k = 0; k < pieces; ++k)
         f(BnRect{n, n + 1, rect.s0 + split_range(width, pieces, k),
                  rect.s0 + split_range(width, pieces, k + 1)});
   } else {
-    const int64_t rows = bn_chunk_elems / width;
+    const int64_t rows = std::min(bn_chunk_elems<T> / width, bn_chunk_rows);
     for (int64_t n = rect.n0; n < rect.n1; n += rows)
       f(BnRect{n, std::min(n + rows, rect.n1), rect.s0, rect.s1});
   }
@@ -130,15 +243,15 @@ void bn_planar_stats(const T* x, int64_t C, int64_t S, int64_t c, const BnRect& 
   count = 0;
   mean = 0;
   m2 = 0;
-  bn_for_chunks(rect, [&](const BnRect& piece) {
-    T acc[bn_lanes] = {};
+  bn_for_chunks<T>(rect, [&](const BnRect& piece) {
+    BnLanes<T> acc;
     bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) { bn_sum_run(x + offset, len, acc); });
     const double piece_count = static_cast<double>(piece.count());
-    const T pivot = static_cast<T>(bn_sum_lanes(acc) / piece_count);
-    T s1[bn_lanes] = {}, s2[bn_lanes] = {};
+    const T pivot = static_cast<T>(acc.sum() / piece_count);
+    BnLanes<T> s1, s2;
     bn_for_runs(C, S, c, piece,
                 [&](int64_t offset, int64_t len) { bn_shifted_run(x + offset, len, pivot, s1, s2); });
-    const double sum1 = bn_sum_lanes(s1), sum2 = bn_sum_lanes(s2);
+    const double sum1 = s1.sum(), sum2 = s2.sum();
     const double piece_mean = static_cast<double>(pivot) + sum1 / piece_count;
     const double piece_m2 = std::max(0.0, sum2 - sum1 * (sum1 / piece_count));
     batch_norm_math::chan_merge(count, mean, m2, piece_count, piece_mean, piece_m2);
@@ -152,37 +265,248 @@ void bn_planar_dy_xmu(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, 
                       double mean, double& sum_dy, double& sum_dy_xmu) {
   const T pivot = static_cast<T>(mean);
   double total_dy = 0, total_dyx = 0;
-  bn_for_chunks(rect, [&](const BnRect& piece) {
-    T acc_dy[bn_lanes] = {}, acc_dyx[bn_lanes] = {};
+  bn_for_chunks<T>(rect, [&](const BnRect& piece) {
+    BnLanes<T> acc_dy, acc_dyx;
     bn_for_runs(C, S, c, piece, [&](int64_t offset, int64_t len) {
       bn_dy_xmu_run(dy + offset, x + offset, len, pivot, acc_dy, acc_dyx);
     });
-    total_dy += bn_sum_lanes(acc_dy);
-    total_dyx += bn_sum_lanes(acc_dyx);
+    total_dy += acc_dy.sum();
+    total_dyx += acc_dyx.sum();
   });
   sum_dy = total_dy;
   sum_dy_xmu = total_dyx - (mean - static_cast<double>(pivot)) * total_dy;
 }
 
 /// Calls f(offset, len, c) for every run of [begin, end) that stays inside one (n, c) plane of length S.
+/// (Divides once: per run it only counts, which matters for short planes.)
 template <class F>
 inline void bn_for_plane_runs(int64_t C, int64_t S, int64_t begin, int64_t end, F&& f) {
-  while (begin < end) {
-    const int64_t plane = begin / S;
-    const int64_t len = std::min(S - begin % S, end - begin);
-    f(begin, len, plane % C);
+  if (begin >= end) return;
+  int64_t c = (begin / S) % C;
+  int64_t len = std::min(S - begin % S, end - begin);
+  while (true) {
+    f(begin, len, c);
     begin += len;
+    if (begin >= end) return;
+    if (++c == C) c = 0;
+    len = std::min(S, end - begin);
   }
 }
 
+/// The range of elements [begin, end) thread tid of nthreads streams: contiguous, at multiples of 64.
+inline std::pair<int64_t, int64_t> bn_thread_range(int64_t total, int64_t tid, int64_t nthreads) {
+  const int64_t blocks = (total + 63) / 64;
+  return {std::min(total, split_range(blocks, nthreads, tid) * 64),
+          std::min(total, split_range(blocks, nthreads, tid + 1) * 64)};
+}
+
+/// One thread's running reduction of one channel: two sums in lanes of T (BnLanes), flushed to double
+/// before any lane holds more than bn_flush_terms terms.
+template <class T>
+struct BnChannelSums {
+  BnLanes<T> a, b;
+  T pivot = T(0);
+  int64_t terms = 0;   // most terms any lane of a and b holds
+  int64_t values = 0;  // values in a and b
+  double count = 0, first = 0, second = 0;
+};
+
+/// Terms per lane before a flush of the lanes to double.
+inline constexpr int64_t bn_flush_terms = 64;
+
+/// Streams [begin, end) of a planar tensor in memory order, one run (the part of an (n, c) plane inside
+/// the range, cut to at most bn_chunk_elems values) at a time: add(state of channel c, offset, len) adds
+/// the run to the lanes, after flush(state) has emptied them when the run would overfill a lane.
+template <class T, class Add, class Flush>
+void bn_stream_channels(int64_t C, int64_t S, int64_t begin, int64_t end, BnChannelSums<T>* state, Add&& add,
+                        Flush&& flush) {
+  bn_for_plane_runs(C, S, begin, end, [&](int64_t offset, int64_t len, int64_t c) {
+    for (int64_t done = 0; done < len;) {
+      const int64_t piece = std::min(len - done, bn_chunk_elems<T>);
+      const int64_t terms = (piece + BnLanes<T>::lanes - 1) / BnLanes<T>::lanes;
+      auto& st = state[c];
+      if (st.terms + terms > bn_flush_terms) flush(st);
+      add(st, offset + done, piece);
+      st.terms += terms;
+      st.values += piece;
+      done += piece;
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
-// Passes. Channels are shared among the threads of one team; when there are too few to keep every
-// thread equally busy a channel is cut into parts (bn_for_group_parts) whose partials are merged after
-// a barrier by every thread owning a part of it.
+// Passes. Each thread of one team streams a contiguous range of the tensor in memory order (runs of a
+// channel are C*S values apart: walking a channel at a time touches a new stream every run and reads
+// at half the speed), keeping per-channel sums of its own; after a barrier each thread merges a block of
+// channels over every thread's sums, in thread order. Writing y or dx is a second streaming pass.
+
+/// Per-channel mean and M2 (BatchNorm::stats, S > 1, N*S > 0). A thread's sums for channel c are shifted
+/// by a pivot: for its first run, that run's own mean (summed, then the run re-read from L1); after every
+/// flush, the channel's mean so far. Each flush turns the lanes into a (count, mean, M2) in double merged
+/// by Chan's update, so the float lanes only ever hold deviations from a nearby mean.
+template <class T>
+void planar_stats_streamed(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
+  const int64_t total = N * C * S;
+  const int64_t max_threads = parallel_team_max_threads(total);
+  std::vector<BnChannelSums<T>> sums(static_cast<size_t>(C * max_threads));
+  parallel_team(total, [&](int64_t tid, int64_t nthreads) {
+    BnChannelSums<T>* state = sums.data() + tid * C;
+    auto flush = [](BnChannelSums<T>& st) {
+      if (st.values == 0) return;
+      const double n = static_cast<double>(st.values);
+      const double s1 = st.a.sum(), s2 = st.b.sum();
+      batch_norm_math::chan_merge(st.count, st.first, st.second, n, static_cast<double>(st.pivot) + s1 / n,
+                                  std::max(0.0, s2 - s1 * (s1 / n)));
+      st.a = BnLanes<T>();
+      st.b = BnLanes<T>();
+      st.terms = 0;
+      st.values = 0;
+      st.pivot = static_cast<T>(st.first);
+    };
+    auto add = [&](BnChannelSums<T>& st, int64_t offset, int64_t len) {
+      if (st.count == 0 && st.values == 0) {
+        BnLanes<T> acc;
+        bn_sum_run(x + offset, len, acc);
+        st.pivot = static_cast<T>(acc.sum() / static_cast<double>(len));
+      }
+      bn_shifted_run(x + offset, len, st.pivot, st.a, st.b);
+    };
+    const auto [begin, end] = bn_thread_range(total, tid, nthreads);
+    bn_stream_channels<T>(C, S, begin, end, state, add, flush);
+    for (int64_t c = 0; c < C; ++c) flush(state[c]);
+    team_barrier(nthreads);
+    for (int64_t c = split_range(C, nthreads, tid), stop = split_range(C, nthreads, tid + 1); c < stop; ++c) {
+      double count = 0, merged_mean = 0, merged_m2 = 0;
+      for (int64_t k = 0; k < nthreads; ++k) {
+        const auto& st = sums[static_cast<size_t>(k * C + c)];
+        batch_norm_math::chan_merge(count, merged_mean, merged_m2, st.count, st.first, st.second);
+      }
+      mean[c] = merged_mean;
+      m2[c] = merged_m2;
+    }
+  });
+}
+
+/// y = (x - pivot[c]) * alpha[c] + beta[c] over the whole tensor, streamed (S > 1).
+template <class T>
+void planar_affine_all(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* pivot, const T* alpha,
+                       const T* beta) {
+  bn_stream(N * C * S, [&](int64_t begin, int64_t end) {
+    bn_for_plane_runs(C, S, begin, end, [&](int64_t o, int64_t len, int64_t c) {
+      bn_affine_run(x + o, y + o, len, pivot[c], alpha[c], beta[c]);
+    });
+  });
+}
+
+/// dx = k_dy * dy + k_x * (x - pivot) + k_c with channel c's constants k[c], streamed (S > 1).
+template <class T>
+void planar_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
+                           const BnDx<T>* k) {
+  bn_stream(N * C * S, [&](int64_t begin, int64_t end) {
+    bn_for_plane_runs(C, S, begin, end, [&](int64_t o, int64_t len, int64_t c) {
+      const auto& kc = k[c];
+      bn_dx_run(dy + o, x + o, dx + o, len, kc.pivot, kc.k_dy, kc.k_x, kc.k_c);
+    });
+  });
+}
+
+/// Training forward (BatchNorm::forward_train, S > 1, N*S > 0): the statistics, the per-channel
+/// constants and the running update, then one streaming pass for y.
+template <class T>
+void planar_forward_train_streamed(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight,
+                                   const T* bias, double eps, double momentum, T* running_mean,
+                                   T* running_var, double* save_mean, double* save_invstd) {
+  const int64_t count = N * S;
+  std::vector<double> m2(static_cast<size_t>(C));
+  planar_stats_streamed(x, N, C, S, save_mean, m2.data());
+  std::vector<T> pivot(static_cast<size_t>(C)), alpha(static_cast<size_t>(C)), beta(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    const auto i = static_cast<size_t>(c);
+    const double invstd = batch_norm_math::invstd(m2[i], static_cast<double>(count), eps);
+    const auto k = bn_affine(save_mean[c], invstd, weight, bias, c);
+    pivot[i] = k.pivot;
+    alpha[i] = k.alpha;
+    beta[i] = k.beta;
+    bn_update_running_one(running_mean, running_var, c, save_mean[c], m2[i], count, momentum);
+    save_invstd[c] = invstd;
+  }
+  planar_affine_all(x, y, N, C, S, pivot.data(), alpha.data(), beta.data());
+}
+
+/// sum_dy[c] += sum dy, sum_dy_xmu[c] += sum dy * (x - mean[c]) (BatchNorm::backward_reduce, S > 1,
+/// N*S > 0; the sums arrive zeroed): streamed, in T about p = T(mean) between flushes to double, then
+/// sum dy * (x - mean) = sum dy * (x - p) - (mean - p) * sum dy.
+template <class T>
+void planar_backward_reduce_streamed(const T* dy, const T* x, int64_t N, int64_t C, int64_t S,
+                                     const double* mean, double* sum_dy, double* sum_dy_xmu) {
+  const int64_t total = N * C * S;
+  const int64_t max_threads = parallel_team_max_threads(total);
+  std::vector<BnChannelSums<T>> sums(static_cast<size_t>(C * max_threads));
+  parallel_team(total, [&](int64_t tid, int64_t nthreads) {
+    BnChannelSums<T>* state = sums.data() + tid * C;
+    for (int64_t c = 0; c < C; ++c) state[c].pivot = static_cast<T>(mean[c]);
+    auto flush = [](BnChannelSums<T>& st) {
+      st.first += st.a.sum();
+      st.second += st.b.sum();
+      st.a = BnLanes<T>();
+      st.b = BnLanes<T>();
+      st.terms = 0;
+      st.values = 0;
+    };
+    auto add = [&](BnChannelSums<T>& st, int64_t offset, int64_t len) {
+      bn_dy_xmu_run(dy + offset, x + offset, len, st.pivot, st.a, st.b);
+    };
+    const auto [begin, end] = bn_thread_range(total, tid, nthreads);
+    bn_stream_channels<T>(C, S, begin, end, state, add, flush);
+    for (int64_t c = 0; c < C; ++c) flush(state[c]);
+    team_barrier(nthreads);
+    for (int64_t c = split_range(C, nthreads, tid), stop = split_range(C, nthreads, tid + 1); c < stop; ++c) {
+      double total_dy = 0, total_dyx = 0;
+      for (int64_t k = 0; k < nthreads; ++k) {
+        const auto& st = sums[static_cast<size_t>(k * C + c)];
+        total_dy += st.first;
+        total_dyx += st.second;
+      }
+      sum_dy[c] += total_dy;
+      sum_dy_xmu[c] += total_dyx - (mean[c] - static_cast<double>(static_cast<T>(mean[c]))) * total_dy;
+    }
+  });
+}
+
+/// Fused backward (BatchNorm::backward with sums needed, S > 1, N*S > 0): the streamed reduction, then
+/// one streaming pass for dx (training: from the sums; eval: dx = dy * weight * invstd).
+template <class T>
+void planar_backward_streamed(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
+                              const double* save_mean, const double* save_invstd, bool training, T* dx,
+                              T* grad_weight, T* grad_bias) {
+  const int64_t count = N * S;
+  std::vector<double> sum_dy(static_cast<size_t>(C)), sum_dy_xmu(static_cast<size_t>(C));
+  planar_backward_reduce_streamed(dy, x, N, C, S, save_mean, sum_dy.data(), sum_dy_xmu.data());
+  for (int64_t c = 0; c < C; ++c) {
+    const auto i = static_cast<size_t>(c);
+    if (grad_weight)
+      grad_weight[c] = static_cast<T>(batch_norm_math::grad_weight(sum_dy_xmu[i], save_invstd[c]));
+    if (grad_bias) grad_bias[c] = static_cast<T>(sum_dy[i]);
+  }
+  if (!dx) return;
+  if (!training) {
+    std::vector<T> zero(static_cast<size_t>(C), T(0)), scale(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c)
+      scale[static_cast<size_t>(c)] = static_cast<T>(bn_weight_or_one(weight, c) * save_invstd[c]);
+    planar_affine_all(dy, dx, N, C, S, zero.data(), scale.data(), zero.data());
+    return;
+  }
+  std::vector<BnDx<T>> k(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c)
+    k[static_cast<size_t>(c)] =
+        bn_dx_constants(save_mean[c], save_invstd[c], weight, c, sum_dy[static_cast<size_t>(c)],
+                        sum_dy_xmu[static_cast<size_t>(c)], count);
+  planar_backward_elemt(dy, x, dx, N, C, S, k.data());
+}
 
 /// Per-channel mean and M2 (BatchNorm::stats, S > 1, N*S > 0).
 template <class T>
-void planar_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
+void planar_stats_by_channel(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
   const int64_t total = N * C * S;
   std::vector<double> partial(static_cast<size_t>(3 * bn_max_items(C, parallel_team_max_threads(total))));
   parallel_team(total, [&](int64_t tid, int64_t nthreads) {
@@ -208,9 +532,9 @@ void planar_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, dou
 /// Training forward (BatchNorm::forward_train, S > 1, N*S > 0): each part of a channel is normalised by
 /// the thread that reduced it, right after the merge, while it is still in that thread's cache.
 template <class T>
-void planar_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
-                          double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
-                          double* save_invstd) {
+void planar_forward_train_by_channel(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight,
+                                     const T* bias, double eps, double momentum, T* running_mean,
+                                     T* running_var, double* save_mean, double* save_invstd) {
   const int64_t count = N * S;
   const int64_t total = N * C * S;
   const double dcount = static_cast<double>(count);
@@ -242,22 +566,11 @@ void planar_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, con
   });
 }
 
-/// y = (x - pivot[c]) * alpha[c] + beta[c] over the whole tensor, streamed (S > 1).
-template <class T>
-void planar_affine_all(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* pivot, const T* alpha,
-                       const T* beta) {
-  bn_stream(N * C * S, [&](int64_t begin, int64_t end) {
-    bn_for_plane_runs(C, S, begin, end, [&](int64_t o, int64_t len, int64_t c) {
-      bn_affine_run(x + o, y + o, len, pivot[c], alpha[c], beta[c]);
-    });
-  });
-}
-
 /// sum_dy[c] += sum dy, sum_dy_xmu[c] += sum dy * (x - mean[c]) (BatchNorm::backward_reduce, S > 1,
 /// N*S > 0; the sums arrive zeroed).
 template <class T>
-void planar_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const double* mean,
-                            double* sum_dy, double* sum_dy_xmu) {
+void planar_backward_reduce_by_channel(const T* dy, const T* x, int64_t N, int64_t C, int64_t S,
+                                       const double* mean, double* sum_dy, double* sum_dy_xmu) {
   const int64_t total = N * C * S;
   std::vector<double> partial(static_cast<size_t>(2 * bn_max_items(C, parallel_team_max_threads(total))));
   parallel_team(total, [&](int64_t tid, int64_t nthreads) {
@@ -277,24 +590,12 @@ void planar_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64
   });
 }
 
-/// dx = k_dy * dy + k_x * (x - pivot) + k_c with channel c's constants k[c], streamed (S > 1).
-template <class T>
-void planar_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S,
-                           const BnDx<T>* k) {
-  bn_stream(N * C * S, [&](int64_t begin, int64_t end) {
-    bn_for_plane_runs(C, S, begin, end, [&](int64_t o, int64_t len, int64_t c) {
-      const auto& kc = k[c];
-      bn_dx_run(dy + o, x + o, dx + o, len, kc.pivot, kc.k_dy, kc.k_x, kc.k_c);
-    });
-  });
-}
-
 /// Fused backward (BatchNorm::backward with sums needed, S > 1, N*S > 0): the reduction of each part,
 /// then, after the merge, its dx from cache (training) or dx right after the reduction (eval).
 template <class T>
-void planar_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
-                     const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
-                     T* grad_bias) {
+void planar_backward_by_channel(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
+                                const double* save_mean, const double* save_invstd, bool training, T* dx,
+                                T* grad_weight, T* grad_bias) {
   const int64_t count = N * S;
   const int64_t total = N * C * S;
   std::vector<double> partial(static_cast<size_t>(2 * bn_max_items(C, parallel_team_max_threads(total))));
@@ -333,6 +634,58 @@ void planar_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, c
           }
         });
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The passes BatchNorm calls: streamed when a plane is long (bn_planar_streams), by channel otherwise.
+
+/// Whether planes of S values are long enough to stream: a run of 2 KB or more is read at nearly the
+/// speed of a contiguous stream, and per-run bookkeeping is small next to it; shorter planes are read
+/// by channel, which normalises each channel from cache right after its statistics.
+template <class T>
+inline bool bn_planar_streams(int64_t S) {
+  return S * static_cast<int64_t>(sizeof(T)) >= 2048;
+}
+
+template <class T>
+void planar_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
+  if (bn_planar_streams<T>(S))
+    planar_stats_streamed(x, N, C, S, mean, m2);
+  else
+    planar_stats_by_channel(x, N, C, S, mean, m2);
+}
+
+template <class T>
+void planar_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
+                          double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
+                          double* save_invstd) {
+  if (bn_planar_streams<T>(S))
+    planar_forward_train_streamed(x, y, N, C, S, weight, bias, eps, momentum, running_mean, running_var,
+                                  save_mean, save_invstd);
+  else
+    planar_forward_train_by_channel(x, y, N, C, S, weight, bias, eps, momentum, running_mean, running_var,
+                                    save_mean, save_invstd);
+}
+
+template <class T>
+void planar_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const double* mean,
+                            double* sum_dy, double* sum_dy_xmu) {
+  if (bn_planar_streams<T>(S))
+    planar_backward_reduce_streamed(dy, x, N, C, S, mean, sum_dy, sum_dy_xmu);
+  else
+    planar_backward_reduce_by_channel(dy, x, N, C, S, mean, sum_dy, sum_dy_xmu);
+}
+
+template <class T>
+void planar_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
+                     const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
+                     T* grad_bias) {
+  if (bn_planar_streams<T>(S))
+    planar_backward_streamed(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx, grad_weight,
+                             grad_bias);
+  else
+    planar_backward_by_channel(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx, grad_weight,
+                               grad_bias);
 }
 
 }  // namespace hnn::kernels::cpu::detail

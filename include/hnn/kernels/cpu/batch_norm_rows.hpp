@@ -4,6 +4,7 @@
 // kernels/cpu/batch_norm_common.hpp.
 #pragma once
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -20,7 +21,7 @@ namespace hnn::kernels::cpu::detail {
 
 /// Rows per chunk of bn_rows_stats / bn_rows_dy_xmu: about bn_row_chunk_bytes of x (re-read from L2
 /// by the deviation pass), at most bn_row_chunk_rows so a float accumulator adds few terms.
-inline constexpr int64_t bn_row_chunk_bytes = int64_t{128} * 1024;
+inline constexpr int64_t bn_row_chunk_bytes = int64_t{256} * 1024;
 inline constexpr int64_t bn_row_chunk_rows = 64;
 
 inline int64_t bn_row_chunk(int64_t C, int64_t elem_size) {
@@ -100,16 +101,21 @@ void bn_rows_stats(const T* x, int64_t C, int64_t n0, int64_t n1, double& count,
     std::fill(s2, s2 + C, T(0));
     for (int64_t r = n; r < end; r += 2)
       bn_row_shifted(x + r * C, r + 1 < end ? x + (r + 1) * C : nullptr, C, pivot, s1, s2);
-    // Every channel of the chunk has the same two counts: Chan's weights once for the whole row.
-    const auto weights = batch_norm_math::chan_weights(count, chunk_count);
-    for (int64_t j = 0; j < C; ++j) {
-      const double d1 = static_cast<double>(s1[j]);
-      const double chunk_mean = static_cast<double>(pivot[j]) + d1 / chunk_count;
-      const double chunk_m2 = std::max(0.0, static_cast<double>(s2[j]) - d1 * (d1 / chunk_count));
-      if (count == 0) {
-        mean[j] = chunk_mean;
-        m2[j] = chunk_m2;
-      } else {
+    // Every channel of the chunk has the same two counts: Chan's weights once for the whole row, and
+    // branch-free loops over the channels, which vectorise (a merge per channel per chunk is otherwise
+    // most of the time of this function).
+    if (count == 0) {
+      for (int64_t j = 0; j < C; ++j) {
+        const double d1 = static_cast<double>(s1[j]);
+        mean[j] = static_cast<double>(pivot[j]) + d1 / chunk_count;
+        m2[j] = std::max(0.0, static_cast<double>(s2[j]) - d1 * (d1 / chunk_count));
+      }
+    } else {
+      const auto weights = batch_norm_math::chan_weights(count, chunk_count);
+      for (int64_t j = 0; j < C; ++j) {
+        const double d1 = static_cast<double>(s1[j]);
+        const double chunk_mean = static_cast<double>(pivot[j]) + d1 / chunk_count;
+        const double chunk_m2 = std::max(0.0, static_cast<double>(s2[j]) - d1 * (d1 / chunk_count));
         batch_norm_math::chan_merge_weighted(mean[j], m2[j], chunk_mean, chunk_m2, weights);
       }
     }
@@ -148,26 +154,97 @@ void bn_rows_dy_xmu(const T* dy, const T* x, int64_t C, int64_t n0, int64_t n1, 
   for (int64_t j = 0; j < C; ++j) sum_dy_xmu[j] -= (mean[j] - static_cast<double>(pivot[j])) * sum_dy[j];
 }
 
-/// Rows [n0, n1): y = (x - pivot) * alpha + beta with per-channel constants (x may equal y; the
-/// constants are __restrict so the loop vectorises without overlap checks against them).
+/// Calls row(r, rows) for rows [n0, n1) in groups of up to bn_rows_per_step rows: the elementwise passes
+/// load each channel's constants once per group rather than once per row (with three or four constant
+/// arrays beside x, loads rather than memory bound the pass otherwise).
+inline constexpr int bn_rows_per_step = 4;
+
+/// Applies f(row k, j) elementwise over `rows` rows of C channels (1 <= rows <= bn_rows_per_step),
+/// packet by packet in j: load(j) gives the channel constants, as packets, once for all rows.
+template <class T, class Load, class Packet4, class Scalar>
+inline void bn_rows_step(int64_t C, int rows, Load&& load, Packet4&& apply, Scalar&& scalar) {
+  constexpr int64_t W = Eigen::internal::packet_traits<T>::size;
+  int64_t j = 0;
+  for (; j + W <= C; j += W) {
+    const auto k = load(j);
+    for (int r = 0; r < rows; ++r) apply(r, j, k);
+  }
+  for (; j < C; ++j)
+    for (int r = 0; r < rows; ++r) scalar(r, j);
+}
+
+/// Lane 0 of a packet, by a store (GCC 12 warns about the _mm_undefined_ps inside Eigen's pfirst with
+/// AVX-512).
+template <class T, class P>
+inline T bn_lane0(const P& packet) {
+  T lanes[Eigen::internal::packet_traits<T>::size];
+  Eigen::internal::pstoreu(lanes, packet);
+  return lanes[0];
+}
+
+/// Rows [n0, n1): y = (x - pivot) * alpha + beta with per-channel constants (x may equal y: every value
+/// is read before it is written, and rows never overlap).
 template <class T>
-void bn_rows_affine(const T* x, T* y, int64_t C, int64_t n0, int64_t n1, const T* __restrict pivot,
-                    const T* __restrict alpha, const T* __restrict beta) {
-  for (int64_t r = n0; r < n1; ++r) {
-    const T* x_row = x + r * C;
-    T* y_row = y + r * C;
-    for (int64_t j = 0; j < C; ++j) y_row[j] = (x_row[j] - pivot[j]) * alpha[j] + beta[j];
+void bn_rows_affine(const T* x, T* y, int64_t C, int64_t n0, int64_t n1, const T* pivot, const T* alpha,
+                    const T* beta) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  struct K {
+    P pivot, alpha, beta;
+  };
+  for (int64_t r0 = n0; r0 < n1; r0 += bn_rows_per_step) {
+    const int rows = static_cast<int>(std::min<int64_t>(bn_rows_per_step, n1 - r0));
+    const T* xr = x + r0 * C;
+    T* yr = y + r0 * C;
+    bn_rows_step<T>(
+        C, rows,
+        [&](int64_t j) {
+          return K{ei::ploadu<P>(pivot + j), ei::ploadu<P>(alpha + j), ei::ploadu<P>(beta + j)};
+        },
+        [&](int r, int64_t j, const K& k) {
+          const int64_t o = r * C + j;
+          ei::pstoreu(yr + o, ei::pmadd(ei::psub(ei::ploadu<P>(xr + o), k.pivot), k.alpha, k.beta));
+        },
+        [&](int r, int64_t j) {
+          // Through packets too, so a value rounds the same whichever pass or thread range writes it.
+          const int64_t o = r * C + j;
+          yr[o] = bn_lane0<T>(ei::pmadd(ei::psub(ei::pset1<P>(xr[o]), ei::pset1<P>(pivot[j])),
+                                        ei::pset1<P>(alpha[j]), ei::pset1<P>(beta[j])));
+        });
   }
 }
 
 /// Rows [n0, n1): dx = k_dy * dy + k_x * (x - pivot) + k_c with per-channel constants.
 template <class T>
-void bn_rows_dx(const T* dy, const T* x, T* dx, int64_t C, int64_t n0, int64_t n1, const T* __restrict pivot,
-                const T* __restrict k_dy, const T* __restrict k_x, const T* __restrict k_c) {
-  for (int64_t r = n0; r < n1; ++r) {
-    const int64_t o = r * C;
-    for (int64_t j = 0; j < C; ++j)
-      dx[o + j] = dy[o + j] * k_dy[j] + ((x[o + j] - pivot[j]) * k_x[j] + k_c[j]);
+void bn_rows_dx(const T* dy, const T* x, T* dx, int64_t C, int64_t n0, int64_t n1, const T* pivot,
+                const T* k_dy, const T* k_x, const T* k_c) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  struct K {
+    P pivot, k_dy, k_x, k_c;
+  };
+  for (int64_t r0 = n0; r0 < n1; r0 += bn_rows_per_step) {
+    const int rows = static_cast<int>(std::min<int64_t>(bn_rows_per_step, n1 - r0));
+    const T* gr = dy + r0 * C;
+    const T* xr = x + r0 * C;
+    T* dr = dx + r0 * C;
+    bn_rows_step<T>(
+        C, rows,
+        [&](int64_t j) {
+          return K{ei::ploadu<P>(pivot + j), ei::ploadu<P>(k_dy + j), ei::ploadu<P>(k_x + j),
+                   ei::ploadu<P>(k_c + j)};
+        },
+        [&](int r, int64_t j, const K& k) {
+          const int64_t o = r * C + j;
+          const P term = ei::pmadd(ei::psub(ei::ploadu<P>(xr + o), k.pivot), k.k_x, k.k_c);
+          ei::pstoreu(dr + o, ei::pmadd(ei::ploadu<P>(gr + o), k.k_dy, term));
+        },
+        [&](int r, int64_t j) {
+          const int64_t o = r * C + j;
+          const P term = ei::pmadd(ei::psub(ei::pset1<P>(xr[o]), ei::pset1<P>(pivot[j])),
+                                   ei::pset1<P>(k_x[j]), ei::pset1<P>(k_c[j]));
+          dr[o] = bn_lane0<T>(ei::pmadd(ei::pset1<P>(gr[o]), ei::pset1<P>(k_dy[j]), term));
+        });
   }
 }
 
@@ -194,15 +271,20 @@ inline void bn_rows_sum(const double* partial, int64_t C, int64_t nthreads, int6
   }
 }
 
-/// Calls f(offset, len, c0) for every run of [begin, end) that stays inside one row of C values (S = 1).
-template <class F>
-inline void bn_for_row_runs(int64_t C, int64_t begin, int64_t end, F&& f) {
-  while (begin < end) {
-    const int64_t c0 = begin % C;
-    const int64_t len = std::min(C - c0, end - begin);
-    f(begin, len, c0);
+/// Splits [begin, end) of an (N, C) tensor into whole rows and the partial rows at its ends: part(offset,
+/// len, c0) for a piece of one row starting at channel c0, rows(r0, r1) for the whole rows [r0, r1).
+template <class Part, class Rows>
+inline void bn_for_row_blocks(int64_t C, int64_t begin, int64_t end, Part&& part, Rows&& rows) {
+  if (begin >= end) return;
+  if (begin % C != 0) {
+    const int64_t len = std::min(C - begin % C, end - begin);
+    part(begin, len, begin % C);
     begin += len;
   }
+  const int64_t r0 = begin / C, r1 = end / C;
+  if (r1 > r0) rows(r0, r1);
+  begin = std::max(begin, r1 * C);
+  if (begin < end) part(begin, end - begin, int64_t{0});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,9 +355,12 @@ void rows_forward_train(const T* x, T* y, int64_t N, int64_t C, const T* weight,
 template <class T>
 void rows_affine_all(const T* x, T* y, int64_t N, int64_t C, const T* pivot, const T* alpha, const T* beta) {
   bn_stream(N * C, [&](int64_t begin, int64_t end) {
-    bn_for_row_runs(C, begin, end, [&](int64_t o, int64_t len, int64_t c0) {
-      bn_rows_affine(x + o, y + o, len, 0, 1, pivot + c0, alpha + c0, beta + c0);
-    });
+    bn_for_row_blocks(
+        C, begin, end,
+        [&](int64_t o, int64_t len, int64_t c0) {
+          bn_rows_affine(x + o, y + o, len, 0, 1, pivot + c0, alpha + c0, beta + c0);
+        },
+        [&](int64_t r0, int64_t r1) { bn_rows_affine(x, y, C, r0, r1, pivot, alpha, beta); });
   });
 }
 
@@ -310,10 +395,15 @@ void rows_backward_elemt(const T* dy, const T* x, T* dx, int64_t N, int64_t C, c
     k_c[c] = k[c].k_c;
   }
   bn_stream(N * C, [&](int64_t begin, int64_t end) {
-    bn_for_row_runs(C, begin, end, [&](int64_t o, int64_t len, int64_t c0) {
-      bn_rows_dx(dy + o, x + o, dx + o, len, 0, 1, pivot.data() + c0, k_dy.data() + c0, k_x.data() + c0,
-                 k_c.data() + c0);
-    });
+    bn_for_row_blocks(
+        C, begin, end,
+        [&](int64_t o, int64_t len, int64_t c0) {
+          bn_rows_dx(dy + o, x + o, dx + o, len, 0, 1, pivot.data() + c0, k_dy.data() + c0, k_x.data() + c0,
+                     k_c.data() + c0);
+        },
+        [&](int64_t r0, int64_t r1) {
+          bn_rows_dx(dy, x, dx, C, r0, r1, pivot.data(), k_dy.data(), k_x.data(), k_c.data());
+        });
   });
 }
 
