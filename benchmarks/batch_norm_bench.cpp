@@ -152,8 +152,10 @@ void bench_copy(benchmark::State& state, Shape s) {
 // ---------------------------------------------------------------------------------------------
 // hnn
 
-void bench_hnn(benchmark::State& state, Op op, Shape s) {
+// nhwc: the input laid out channels-last, as the op passes it to the kernels: (N*H*W, C) rows.
+void bench_hnn(benchmark::State& state, Op op, Shape s, bool nhwc = false) {
   const size_t n = static_cast<size_t>(s.numel()), C = static_cast<size_t>(s.C);
+  if (nhwc) s = Shape{s.N * s.S(), s.C, 1, 1};
   Buffer x(n), y(n), dy(n), weight(C, 1.0f), bias(C, 0.0f), running_mean(C, 0.0f), running_var(C, 1.0f);
   fill_normal(x.data, n, 0.5f, 2.0f, 1);
   fill_normal(dy.data, n, 0.0f, 1.0f, 2);
@@ -410,6 +412,7 @@ void register_all() {
     for (const Op op : {Op::train, Op::eval, Op::backward}) {
       const std::string prefix = std::string("bn/") + op_name(op) + "/" + s.name() + "/";
       add(prefix + "hnn", [s, op](benchmark::State& st) { bench_hnn(st, op, s); });
+      if (!s.two_d()) add(prefix + "hnn_nhwc", [s, op](benchmark::State& st) { bench_hnn(st, op, s, true); });
 #ifdef HNN_BENCH_WITH_TORCH
       add(prefix + "torch", [s, op](benchmark::State& st) { bench_torch(st, op, s); });
 #endif

@@ -45,6 +45,19 @@ def nbytes(shape):
         n *= int(d)
     return 4 * n
 
+def cpu_model():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+def isa_flags():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            flags = line.split(":", 1)[1].split()
+            return " ".join(f for f in flags if f in ("sse4_2", "avx", "avx2", "fma") or f.startswith("avx512"))
+    return "unknown"
+
 def fmt(v, spec):
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
@@ -62,9 +75,11 @@ for path in sys.argv[1:]:
           f"{ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz")
     print("median of 5 repetitions; GB/s = traffic model / time (train 3B, eval 2B, backward 5B, copy 2B);"
           " x side = side's time / hnn's time (> 1: hnn faster)\n")
+    print(f"CPU: {cpu_model()}; ISA flags: {isa_flags()}\n")
     print("| op | shape | hnn us | hnn GB/s | of copy BW | torch us | x torch | dnnl nchw us | x dnnl nchw |"
-          " dnnl nhwc us | x dnnl nhwc | dnnl 16c us | x dnnl 16c | dnnl 8c us | x dnnl 8c |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          " dnnl nhwc us | x dnnl nhwc | dnnl 16c us | x dnnl 16c | dnnl 8c us | x dnnl 8c | x fastest dnnl |"
+          " hnn nhwc us | nhwc: x dnnl nhwc |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for op in ("train", "eval", "backward"):
         for shape in SHAPES:
             hnn = times.get((op, shape, "hnn"))
@@ -77,6 +92,11 @@ for path in sys.argv[1:]:
             for side in ("torch", "dnnl_nchw", "dnnl_nhwc", "dnnl_16c", "dnnl_8c"):
                 t = times.get((op, shape, side))
                 row += [fmt(t, ".1f"), fmt(t / hnn if t else None, ".2f")]
+            dnnl = [t for side in ("dnnl_nchw", "dnnl_nhwc", "dnnl_16c", "dnnl_8c")
+                    if (t := times.get((op, shape, side))) is not None]
+            row.append(fmt(min(dnnl) / hnn if dnnl else None, ".2f"))
+            nhwc, dnnl_nhwc = times.get((op, shape, "hnn_nhwc")), times.get((op, shape, "dnnl_nhwc"))
+            row += [fmt(nhwc, ".1f"), fmt(dnnl_nhwc / nhwc if nhwc and dnnl_nhwc else None, ".2f")]
             print("| " + " | ".join(row) + " |")
     print("\n| shape | copy us | copy GB/s |\n|---|---:|---:|")
     for shape in SHAPES:

@@ -175,3 +175,63 @@ TEST_CASE("BatchNorm momentum can change after construction", "[batchnorm]") {
   CHECK(bn.running_mean().item() == 2.0);
   CHECK(bn.running_var().item() == 2.0);  // unbiased: ((1-2)^2 + (3-2)^2) / 1
 }
+
+TEMPLATE_TEST_CASE("batch_norm on a channels-last input keeps its layout and the values of the NCHW path",
+                   "[batchnorm][channels_last]", float, double) {
+  // PyTorch's memory_format=torch.channels_last (and channels_last_3d; and the same permutation of a 3-D
+  // input): the memory is the contiguous (N, spatial..., C) tensor seen as (N, C, spatial...). It is
+  // normalised where it lies, as (N*spatial, C) rows, and the output is laid out the same way.
+  using T = TestType;
+  namespace F = nn::functional;
+  hnn::Generator gen(17);
+  const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+  for (const hnn::Shape& shape :
+       {hnn::Shape{4, 3, 5, 6}, hnn::Shape{2, 4, 3, 2, 5}, hnn::Shape{6, 5, 7}, hnn::Shape{3, 20, 9, 9}}) {
+    const auto dims = static_cast<int64_t>(shape.size());
+    const int64_t C = shape[1];
+    hnn::Shape memory{shape[0]}, to_nchw{0, dims - 1};
+    for (int64_t k = 2; k < dims; ++k) {
+      memory.push_back(shape[static_cast<size_t>(k)]);
+      to_nchw.push_back(k - 1);
+    }
+    memory.push_back(C);
+    for (bool training : {true, false}) {
+      INFO("shape " << shape << " training " << training);
+      auto x = (hnn::randn<T>(memory, gen) * T(2) + T(1e3)).permute(to_nchw).detach().requires_grad_(true);
+      REQUIRE(x.shape() == shape);
+      REQUIRE(!x.is_contiguous());
+      REQUIRE(x.stride(1) == 1);
+      auto x_ref = x.detach().contiguous().requires_grad_(true);
+      auto w = (hnn::rand<T>({C}, gen) + T(0.5)).requires_grad_(true);
+      auto b = hnn::randn<T>({C}, gen).requires_grad_(true);
+      auto w_ref = w.detach().clone().requires_grad_(true), b_ref = b.detach().clone().requires_grad_(true);
+      auto rm = hnn::randn<T>({C}, gen) + T(1e3), rv = hnn::rand<T>({C}, gen) + T(0.5);
+      auto rm_ref = rm.clone(), rv_ref = rv.clone();
+
+      auto y = F::batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5);
+      auto y_ref = F::batch_norm(x_ref, rm_ref, rv_ref, w_ref, b_ref, training, 0.1, 1e-5);
+      CHECK(y.strides() == x.strides());
+      CHECK(y_ref.is_contiguous());
+      expect_close(y, y_ref, tol, tol, "y");
+      expect_close(rm, rm_ref, tol, tol, "running_mean");
+      expect_close(rv, rv_ref, tol, tol, "running_var");
+
+      auto r = hnn::randn<T>(shape, gen);
+      (y * r).sum().backward();
+      (y_ref * r).sum().backward();
+      expect_close(x.grad(), x_ref.grad(), tol, tol, "grad input");
+      expect_close(w.grad(), w_ref.grad(), tol, tol * 100, "grad weight");
+      expect_close(b.grad(), b_ref.grad(), tol, tol * 100, "grad bias");
+    }
+  }
+  // A module takes the same path; an input permuted some other way is copied to NCHW first.
+  nn::BatchNorm2d<T> bn(3);
+  auto x = hnn::randn<T>({2, 4, 5, 3}, gen);
+  auto y = bn(x.permute({0, 3, 1, 2}));
+  CHECK(y.stride(1) == 1);
+  nn::BatchNorm2d<T> bn_ref(3);
+  expect_close(y, bn_ref(x.permute({0, 3, 1, 2}).contiguous()), tol, tol, "module");
+  auto other = hnn::randn<T>({2, 3, 5, 4}, gen).transpose(2, 3);
+  CHECK(bn(other).is_contiguous());
+  expect_close(bn(other), bn_ref(other.contiguous()), tol, tol, "transposed H and W");
+}

@@ -38,6 +38,48 @@ void check_batch_norm_param(const char* name, const Tensor<T, D>& t, int64_t num
   HNN_CHECK(t.is_contiguous(), name, " must be contiguous");
 }
 
+/// Whether t (N, C, spatial...) is channels-last contiguous: its memory is the contiguous
+/// (N, spatial..., C) tensor permuted to (N, C, spatial...), PyTorch's torch.channels_last (4-D) and
+/// torch.channels_last_3d (5-D) layouts. Dims of size 1 may have any stride. Such an input is, as
+/// memory, an (N * spatial, C) matrix: the kernels' rows layout.
+template <class T, class D>
+bool channels_last_contiguous(const Tensor<T, D>& t) {
+  if (t.dim() < 3) return false;
+  int64_t expected = 1;
+  auto next = [&](int64_t k) {
+    if (t.size(k) != 1 && t.stride(k) != expected) return false;
+    expected *= t.size(k);
+    return true;
+  };
+  if (!next(1)) return false;
+  for (int64_t k = t.dim() - 1; k >= 2; --k)
+    if (!next(k)) return false;
+  return next(0);
+}
+
+/// The permutation from (N, C, spatial...) to (N, spatial..., C), and its inverse.
+inline Shape channels_last_order(int64_t dims) {
+  Shape order{0};
+  for (int64_t k = 2; k < dims; ++k) order.push_back(k);
+  order.push_back(1);
+  return order;
+}
+
+inline Shape channels_first_order(int64_t dims) {
+  Shape order{0, dims - 1};
+  for (int64_t k = 1; k < dims - 1; ++k) order.push_back(k);
+  return order;
+}
+
+/// An uninitialised tensor of `shape` (N, C, spatial...) laid out channels-last.
+template <class T, class D>
+Tensor<T, D> empty_channels_last(const Shape& shape) {
+  Shape permuted;
+  for (const int64_t k : channels_last_order(static_cast<int64_t>(shape.size())))
+    permuted.push_back(shape[static_cast<size_t>(k)]);
+  return Tensor<T, D>::empty(permuted).permute(channels_first_order(static_cast<int64_t>(shape.size())));
+}
+
 /// Per-channel statistics kept for backward: the batch mean and 1/sqrt(var + eps) (training) or the
 /// running mean and 1/sqrt(running_var + eps) (evaluation), in double.
 template <class D>
@@ -81,8 +123,14 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
   detail::check_batch_norm_param("weight", weight, C);
   detail::check_batch_norm_param("bias", bias, C);
 
-  Tensor<T, D> x = input.is_contiguous() ? input.detach() : input.detach().contiguous();
-  auto out = Tensor<T, D>::empty(input.shape());
+  // A channels-last input (N, C, H, W) is normalised where it lies, as the (N*H*W, C) rows it is in
+  // memory, and gives a channels-last output, as PyTorch's does; any other layout is made contiguous.
+  const bool channels_last = !input.is_contiguous() && detail::channels_last_contiguous(input);
+  Tensor<T, D> x = input.is_contiguous() || channels_last ? input.detach() : input.detach().contiguous();
+  auto out =
+      channels_last ? detail::empty_channels_last<T, D>(input.shape()) : Tensor<T, D>::empty(input.shape());
+  // The kernels' (N, C, S) view of the memory: (N*S, C, 1) for channels-last.
+  const int64_t kN = channels_last ? N * S : N, kS = channels_last ? 1 : S;
   auto saved = std::make_shared<detail::BatchNormSaved<D>>();
   const T* weight_data = weight.defined() ? weight.data() : nullptr;
   const T* bias_data = bias.defined() ? bias.data() : nullptr;
@@ -92,13 +140,13 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
   } else if (training) {
     saved->mean = Tensor<double, D>::empty({C});
     saved->invstd = Tensor<double, D>::empty({C});
-    BatchNormKernels<D>::forward_train(x.data(), out.data(), N, C, S, weight_data, bias_data, eps, momentum,
+    BatchNormKernels<D>::forward_train(x.data(), out.data(), kN, C, kS, weight_data, bias_data, eps, momentum,
                                        running_mean.defined() ? running_mean.data() : nullptr,
                                        running_var.defined() ? running_var.data() : nullptr,
                                        saved->mean.data(), saved->invstd.data());
   } else {
-    BatchNormKernels<D>::forward_eval(x.data(), out.data(), N, C, S, running_mean.data(), running_var.data(),
-                                      weight_data, bias_data, eps);
+    BatchNormKernels<D>::forward_eval(x.data(), out.data(), kN, C, kS, running_mean.data(),
+                                      running_var.data(), weight_data, bias_data, eps);
     // Backward in eval mode uses the running statistics as they were at this forward, taken where they
     // live (no copy to the host), and only when there will be a backward.
     if (autograd::any_requires_grad(input, weight, bias)) {
@@ -110,27 +158,33 @@ Tensor<T, D> batch_norm(const Tensor<T, D>& input, const Tensor<T, D>& running_m
   }
 
   if (autograd::any_requires_grad(input, weight, bias)) {
-    autograd::record<T, D>("NativeBatchNormBackward0", out, {input, weight, bias},
-                           [x, weight = weight.defined() ? weight.detach() : Tensor<T, D>(), saved, training,
-                            N, C, S](const Tensor<T, D>& grad_out, const std::vector<bool>& need) {
-                             std::vector<Tensor<T, D>> grads(3);
-                             if (x.numel() == 0) {
-                               if (need[0]) grads[0] = zeros<T, D>(x.shape());
-                               if (need[1]) grads[1] = zeros<T, D>({C});
-                               if (need[2]) grads[2] = zeros<T, D>({C});
-                               return grads;
-                             }
-                             Tensor<T, D> dy = grad_out.contiguous();
-                             if (need[0]) grads[0] = Tensor<T, D>::empty(x.shape());
-                             if (need[1]) grads[1] = Tensor<T, D>::empty({C});
-                             if (need[2]) grads[2] = Tensor<T, D>::empty({C});
-                             BatchNormKernels<D>::backward(
-                                 dy.data(), x.data(), N, C, S, weight.defined() ? weight.data() : nullptr,
-                                 saved->mean.data(), saved->invstd.data(), training,
-                                 need[0] ? grads[0].data() : nullptr, need[1] ? grads[1].data() : nullptr,
-                                 need[2] ? grads[2].data() : nullptr);
-                             return grads;
-                           });
+    autograd::record<T, D>(
+        "NativeBatchNormBackward0", out, {input, weight, bias},
+        [x, weight = weight.defined() ? weight.detach() : Tensor<T, D>(), saved, training, channels_last, kN,
+         C, kS](const Tensor<T, D>& grad_out, const std::vector<bool>& need) {
+          std::vector<Tensor<T, D>> grads(3);
+          if (x.numel() == 0) {
+            if (need[0]) grads[0] = zeros<T, D>(x.shape());
+            if (need[1]) grads[1] = zeros<T, D>({C});
+            if (need[2]) grads[2] = zeros<T, D>({C});
+            return grads;
+          }
+          // dy in the layout of x: contiguous, or channels-last (as a contiguous
+          // (N, H, W, C) tensor, whose data is the rows the kernels read).
+          const int64_t dims = x.dim();
+          Tensor<T, D> dy = channels_last ? grad_out.permute(detail::channels_last_order(dims)).contiguous()
+                                          : grad_out.contiguous();
+          if (need[0])
+            grads[0] =
+                channels_last ? detail::empty_channels_last<T, D>(x.shape()) : Tensor<T, D>::empty(x.shape());
+          if (need[1]) grads[1] = Tensor<T, D>::empty({C});
+          if (need[2]) grads[2] = Tensor<T, D>::empty({C});
+          BatchNormKernels<D>::backward(
+              dy.data(), x.data(), kN, C, kS, weight.defined() ? weight.data() : nullptr, saved->mean.data(),
+              saved->invstd.data(), training, need[0] ? grads[0].data() : nullptr,
+              need[1] ? grads[1].data() : nullptr, need[2] ? grads[2].data() : nullptr);
+          return grads;
+        });
   }
   return out;
 }

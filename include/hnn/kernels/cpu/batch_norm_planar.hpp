@@ -14,6 +14,17 @@
 
 #include "hnn/kernels/cpu/batch_norm_common.hpp"
 
+// The run primitives below nest several lambdas; GCC stops inlining them at some depth, and an
+// accumulator passed by reference into a call lives in memory. Forced inline, the packets stay in
+// registers (measured: 25 % of a forward-train on 128x256x14x14 otherwise).
+#if defined(__GNUC__)
+#define HNN_BN_INLINE [[gnu::always_inline]] inline
+#define HNN_BN_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define HNN_BN_INLINE inline
+#define HNN_BN_LAMBDA_INLINE
+#endif
+
 namespace hnn::kernels::cpu::detail {
 
 // ---------------------------------------------------------------------------------------------
@@ -84,8 +95,10 @@ inline constexpr int64_t bn_chunk_elems = 64 * BnPackets<T>::lanes;
 
 /// f(std::integral_constant<int, k>) for k = 0 .. K-1, unrolled at compile time.
 template <int K, class F>
-inline void bn_unroll(F&& f) {
-  [&]<int... k>(std::integer_sequence<int, k...>) { (f(std::integral_constant<int, k>{}), ...); }
+HNN_BN_INLINE void bn_unroll(F&& f) {
+  [&]<int... k>(std::integer_sequence<int, k...>) HNN_BN_LAMBDA_INLINE {
+    (f(std::integral_constant<int, k>{}), ...);
+  }
   (std::make_integer_sequence<int, K>{});
 }
 
@@ -93,12 +106,12 @@ inline void bn_unroll(F&& f) {
 /// offset i going to register k (whole blocks of all registers first, then the packets left), then
 /// scalar(i, j) for each value of the last partial packet, going to tail lane j.
 template <class T, class Block, class Scalar>
-inline void bn_walk_run(int64_t len, Block&& block, Scalar&& scalar) {
+HNN_BN_INLINE void bn_walk_run(int64_t len, Block&& block, Scalar&& scalar) {
   using L = BnLanes<T>;
   int64_t i = 0;
   for (; i + L::lanes <= len; i += L::lanes)
-    bn_unroll<L::packets>([&](auto k) { block(i + k * L::width, k); });
-  bn_unroll<L::packets - 1>([&](auto k) {
+    bn_unroll<L::packets>([&](auto k) HNN_BN_LAMBDA_INLINE { block(i + k * L::width, k); });
+  bn_unroll<L::packets - 1>([&](auto k) HNN_BN_LAMBDA_INLINE {
     if (i + L::width <= len) {
       block(i, k);
       i += L::width;
@@ -112,51 +125,55 @@ inline void bn_walk_run(int64_t len, Block&& block, Scalar&& scalar) {
 /// on copies of the packets (registers) and stores them back once; a short one, which touches each
 /// packet about once, works on them in place rather than copying them in and out.
 template <class T, class Op, class Tail>
-inline void bn_accumulate_run(int64_t len, BnLanes<T>& A, BnLanes<T>& B, Op&& op, Tail&& tail) {
-  auto walk = [&](BnPackets<T>& a, BnPackets<T>& b) {
-    bn_walk_run<T>(
-        len,
-        [&](int64_t i, auto k) {
-          constexpr int K = decltype(k)::value;
-          op(i, a.template at<K>(), b.template at<K>());
-        },
-        [&](int64_t i, int j) { tail(i, A.tail[j], B.tail[j]); });
-  };
+HNN_BN_INLINE void bn_accumulate_packets(int64_t len, BnPackets<T>& a, BnPackets<T>& b, T* tail_a, T* tail_b,
+                                         Op& op, Tail& tail) {
+  bn_walk_run<T>(
+      len,
+      [&](int64_t i, auto k) HNN_BN_LAMBDA_INLINE {
+        constexpr int K = decltype(k)::value;
+        op(i, a.template at<K>(), b.template at<K>());
+      },
+      [&](int64_t i, int j) HNN_BN_LAMBDA_INLINE { tail(i, tail_a[j], tail_b[j]); });
+}
+
+template <class T, class Op, class Tail>
+HNN_BN_INLINE void bn_accumulate_run(int64_t len, BnLanes<T>& A, BnLanes<T>& B, Op&& op, Tail&& tail) {
   if (len >= 2 * BnLanes<T>::lanes) {
     BnPackets<T> a = A.v, b = B.v;
-    walk(a, b);
+    bn_accumulate_packets<T>(len, a, b, A.tail, B.tail, op, tail);
     A.v = a;
     B.v = b;
   } else {
-    walk(A.v, B.v);
+    bn_accumulate_packets<T>(len, A.v, B.v, A.tail, B.tail, op, tail);
   }
 }
 
 /// acc += x.
 template <class T>
-inline void bn_sum_run(const T* x, int64_t len, BnLanes<T>& acc) {
+HNN_BN_INLINE void bn_sum_run(const T* x, int64_t len, BnLanes<T>& acc) {
   namespace ei = Eigen::internal;
   using P = typename BnLanes<T>::Packet;
   BnLanes<T> unused;
   bn_accumulate_run<T>(
-      len, acc, unused, [&](int64_t i, P& a, P&) { a = ei::padd(a, ei::ploadu<P>(x + i)); },
-      [&](int64_t i, T& a, T&) { a += x[i]; });
+      len, acc, unused,
+      [&](int64_t i, P& a, P&) HNN_BN_LAMBDA_INLINE { a = ei::padd(a, ei::ploadu<P>(x + i)); },
+      [&](int64_t i, T& a, T&) HNN_BN_LAMBDA_INLINE { a += x[i]; });
 }
 
 /// s1 += x - pivot, s2 += (x - pivot)^2. x - pivot is exact when x is within a factor 2 of the pivot.
 template <class T>
-inline void bn_shifted_run(const T* x, int64_t len, T pivot, BnLanes<T>& s1, BnLanes<T>& s2) {
+HNN_BN_INLINE void bn_shifted_run(const T* x, int64_t len, T pivot, BnLanes<T>& s1, BnLanes<T>& s2) {
   namespace ei = Eigen::internal;
   using P = typename BnLanes<T>::Packet;
   const P vp = ei::pset1<P>(pivot);
   bn_accumulate_run<T>(
       len, s1, s2,
-      [&](int64_t i, P& a, P& b) {
+      [&](int64_t i, P& a, P& b) HNN_BN_LAMBDA_INLINE {
         const P d = ei::psub(ei::ploadu<P>(x + i), vp);
         a = ei::padd(a, d);
         b = ei::pmadd(d, d, b);
       },
-      [&](int64_t i, T& a, T& b) {
+      [&](int64_t i, T& a, T& b) HNN_BN_LAMBDA_INLINE {
         const T d = x[i] - pivot;
         a += d;
         b += d * d;
@@ -165,19 +182,19 @@ inline void bn_shifted_run(const T* x, int64_t len, T pivot, BnLanes<T>& s1, BnL
 
 /// acc_dy += dy, acc_dyx += dy * (x - pivot).
 template <class T>
-inline void bn_dy_xmu_run(const T* dy, const T* x, int64_t len, T pivot, BnLanes<T>& acc_dy,
-                          BnLanes<T>& acc_dyx) {
+HNN_BN_INLINE void bn_dy_xmu_run(const T* dy, const T* x, int64_t len, T pivot, BnLanes<T>& acc_dy,
+                                 BnLanes<T>& acc_dyx) {
   namespace ei = Eigen::internal;
   using P = typename BnLanes<T>::Packet;
   const P vp = ei::pset1<P>(pivot);
   bn_accumulate_run<T>(
       len, acc_dy, acc_dyx,
-      [&](int64_t i, P& a, P& b) {
+      [&](int64_t i, P& a, P& b) HNN_BN_LAMBDA_INLINE {
         const P g = ei::ploadu<P>(dy + i);
         a = ei::padd(a, g);
         b = ei::pmadd(g, ei::psub(ei::ploadu<P>(x + i), vp), b);
       },
-      [&](int64_t i, T& a, T& b) {
+      [&](int64_t i, T& a, T& b) HNN_BN_LAMBDA_INLINE {
         a += dy[i];
         b += dy[i] * (x[i] - pivot);
       });
