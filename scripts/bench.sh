@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Batch-norm benchmarks (issue 3): builds benchmarks/batch_norm_bench in build-bench (-O3, -march=native,
 # OpenMP, libtorch and oneDNN anchors when installed) and runs it once per thread count, each in its own
-# process (hnn, libtorch and oneDNN share libgomp's thread pool), with medians of 5 repetitions,
+# process (hnn, libtorch and oneDNN share libgomp's thread pool), with medians of 5 repetitions run in
+# random order across all sides and shapes (the machine's memory bandwidth drifts by 2x over minutes;
+# interleaved, the drift falls on every side alike rather than on whichever side ran during a dip),
 # OPENBLAS_NUM_THREADS=1, and the same glibc malloc settings for every side (the binary sets them in
 # main). Then prints, per thread count, the table of median times, GB/s and ratios from the JSON output.
 #   bash scripts/bench.sh [THREADS...]            default: 1 2
@@ -26,7 +28,7 @@ for t in "${threads[@]}"; do
   json="$out/batch_norm_${t}t.json"
   echo "bench: $t thread(s) -> $json" >&2
   HNN_BENCH_THREADS=$t OMP_NUM_THREADS=$t build-bench/benchmarks/batch_norm_bench \
-    --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+    --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
     --benchmark_min_time="$min_time" ${filter:+--benchmark_filter="$filter"} \
     --benchmark_out="$json" --benchmark_out_format=json >/dev/null
   jsons+=("$json")
