@@ -656,17 +656,22 @@ void planar_backward_by_channel(const T* dy, const T* x, int64_t N, int64_t C, i
 // ---------------------------------------------------------------------------------------------
 // The passes BatchNorm calls: streamed when a plane is long (bn_planar_streams), by channel otherwise.
 
-/// Whether planes of S values are long enough to stream: a run of 2 KB or more is read at nearly the
-/// speed of a contiguous stream, and per-run bookkeeping is small next to it; shorter planes are read
-/// by channel, which normalises each channel from cache right after its statistics.
+/// Whether to stream: planes of 2 KB or more are read at nearly the speed of a contiguous stream, and
+/// per-run bookkeeping is small next to them; shorter planes are read by channel, which normalises each
+/// channel from cache right after its statistics. Streaming also keeps sums for every channel on every
+/// thread (BnChannelSums, about 700 bytes each): they must stay small next to the tensor (at most an
+/// eighth of it), or many threads and channels over few samples would spend more on them than on x.
 template <class T>
-inline bool bn_planar_streams(int64_t S) {
-  return S * static_cast<int64_t>(sizeof(T)) >= 2048;
+inline bool bn_planar_streams(int64_t N, int64_t C, int64_t S) {
+  const int64_t threads = parallel_team_max_threads(N * C * S);
+  const auto state_bytes = static_cast<int64_t>(sizeof(BnChannelSums<T>)) * C * threads;
+  return S * static_cast<int64_t>(sizeof(T)) >= 2048 &&
+         8 * state_bytes <= N * C * S * static_cast<int64_t>(sizeof(T));
 }
 
 template <class T>
 void planar_stats(const T* x, int64_t N, int64_t C, int64_t S, double* mean, double* m2) {
-  if (bn_planar_streams<T>(S))
+  if (bn_planar_streams<T>(N, C, S))
     planar_stats_streamed(x, N, C, S, mean, m2);
   else
     planar_stats_by_channel(x, N, C, S, mean, m2);
@@ -676,7 +681,7 @@ template <class T>
 void planar_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, const T* weight, const T* bias,
                           double eps, double momentum, T* running_mean, T* running_var, double* save_mean,
                           double* save_invstd) {
-  if (bn_planar_streams<T>(S))
+  if (bn_planar_streams<T>(N, C, S))
     planar_forward_train_streamed(x, y, N, C, S, weight, bias, eps, momentum, running_mean, running_var,
                                   save_mean, save_invstd);
   else
@@ -687,7 +692,7 @@ void planar_forward_train(const T* x, T* y, int64_t N, int64_t C, int64_t S, con
 template <class T>
 void planar_backward_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const double* mean,
                             double* sum_dy, double* sum_dy_xmu) {
-  if (bn_planar_streams<T>(S))
+  if (bn_planar_streams<T>(N, C, S))
     planar_backward_reduce_streamed(dy, x, N, C, S, mean, sum_dy, sum_dy_xmu);
   else
     planar_backward_reduce_by_channel(dy, x, N, C, S, mean, sum_dy, sum_dy_xmu);
@@ -697,7 +702,7 @@ template <class T>
 void planar_backward(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, const T* weight,
                      const double* save_mean, const double* save_invstd, bool training, T* dx, T* grad_weight,
                      T* grad_bias) {
-  if (bn_planar_streams<T>(S))
+  if (bn_planar_streams<T>(N, C, S))
     planar_backward_streamed(dy, x, N, C, S, weight, save_mean, save_invstd, training, dx, grad_weight,
                              grad_bias);
   else
