@@ -4,13 +4,13 @@
 // Depends on ops/copy.hpp, kernels/cpu/loops.hpp, Eigen/Core.
 #pragma once
 
-#include <Eigen/Core>
 #include <cmath>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
+#include "hnn/core/eigen.hpp"
 #include "hnn/kernels/cpu/loops.hpp"
 #include "hnn/kernels/cpu/math.hpp"
 #include "hnn/ops/copy.hpp"

@@ -3,10 +3,10 @@
 // Depends on hnn/tensor.hpp, Eigen/Core.
 #pragma once
 
-#include <Eigen/Core>
 #include <utility>
 #include <vector>
 
+#include "hnn/core/eigen.hpp"
 #include "hnn/tensor.hpp"
 
 namespace hnn {

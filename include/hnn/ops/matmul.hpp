@@ -3,10 +3,10 @@
 // Depends on ops/shape.hpp, ops/reduction.hpp, Eigen/Core.
 #pragma once
 
-#include <Eigen/Core>
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
+#include "hnn/core/eigen.hpp"
 #include "hnn/ops/reduction.hpp"
 #include "hnn/ops/shape.hpp"
 

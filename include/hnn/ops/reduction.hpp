@@ -3,7 +3,6 @@
 // Each forward is followed by its backward. Depends on ops/elementwise.hpp, ops/shape.hpp.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "hnn/autograd/function.hpp"
+#include "hnn/core/eigen.hpp"
 #include "hnn/kernels/cpu/elementwise.hpp"
 #include "hnn/kernels/cpu/loops.hpp"
 #include "hnn/kernels/kernel_traits.hpp"

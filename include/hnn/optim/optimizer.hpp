@@ -4,7 +4,6 @@
 // writes. Depends on hnn/tensor.hpp, tensor/any_tensor.hpp, core/parallel.hpp, nlohmann/json, Eigen.
 #pragma once
 
-#include <Eigen/Core>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "hnn/core/eigen.hpp"
 #include "hnn/core/format.hpp"
 #include "hnn/core/parallel.hpp"
 #include "hnn/tensor.hpp"

@@ -98,12 +98,20 @@ std::string tensor_body(const Tensor<T, D>& t, const ElementFormatter& fmt, size
         1, (static_cast<size_t>(print_linewidth) - std::min<size_t>(indent, 79)) / element_length);
     std::string out = "[";
     for (size_t k = 0; k < rows.size(); ++k) {
-      if (k > 0) out += (k % per_line == 0) ? ",\n" + std::string(indent + 1, ' ') : ", ";
+      if (k > 0) {
+        if (k % per_line == 0)
+          out.append(",\n").append(indent + 1, ' ');
+        else
+          out += ", ";
+      }
       out += rows[k] < 0 ? " ..." : fmt(t.select(0, rows[k]).item());  // PyTorch's vector ellipsis is " ..."
     }
     return out + "]";
   }
-  std::string sep = "," + std::string(static_cast<size_t>(t.dim() - 1), '\n') + std::string(indent + 1, ' ');
+  // Appended rather than "," + std::string(...): GCC 12 at -O3 warns (-Wrestrict, GCC bug 105651) on
+  // a literal plus a temporary string.
+  std::string sep = ",";
+  sep.append(static_cast<size_t>(t.dim() - 1), '\n').append(indent + 1, ' ');
   std::string out = "[";
   for (size_t k = 0; k < rows.size(); ++k) {
     if (k > 0) out += sep;

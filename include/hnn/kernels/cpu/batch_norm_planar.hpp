@@ -5,13 +5,13 @@
 // why). Depends on kernels/cpu/batch_norm_common.hpp and Eigen's packets.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "hnn/core/eigen.hpp"
 #include "hnn/kernels/cpu/batch_norm_common.hpp"
 
 // The run primitives below nest several lambdas; GCC stops inlining them at some depth, and an

@@ -4,11 +4,11 @@
 // kernels/cpu/batch_norm_common.hpp.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "hnn/core/eigen.hpp"
 #include "hnn/kernels/cpu/batch_norm_common.hpp"
 
 namespace hnn::kernels::cpu::detail {

@@ -4,13 +4,13 @@
 // loops.hpp.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "hnn/core/config.hpp"
+#include "hnn/core/eigen.hpp"
 #include "hnn/kernels/cpu/loops.hpp"
 
 namespace hnn::kernels::cpu {

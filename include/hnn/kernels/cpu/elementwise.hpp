@@ -6,13 +6,13 @@
 // kernels/elementwise_types.hpp, Eigen.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <type_traits>
 #include <vector>
 
+#include "hnn/core/eigen.hpp"
 #include "hnn/core/scalar.hpp"
 #include "hnn/kernels/cpu/loops.hpp"
 #include "hnn/kernels/cpu/math.hpp"

@@ -16,11 +16,12 @@
 // on Eigen's exp, whose edge cases only ever reach the sigmoid as 1 / (1 + inf) = 0 or 1 / (1 + tiny) = 1.
 #pragma once
 
-#include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+
+#include "hnn/core/eigen.hpp"
 // <immintrin.h> costs 0.5 s of every build that includes hnn; without AVX, SSE2's header is all sqrt needs.
 #if defined(__AVX__)
 #include <immintrin.h>
