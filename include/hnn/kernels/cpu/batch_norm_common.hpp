@@ -65,7 +65,7 @@
  *    instead meets a new run every S values, N times per channel, and reads at half that speed (measured
  *    on 64x64x56x56: a plain sum took 2.0 ms by channel against 0.94 ms in memory order, one thread).
  *    A thread's sums for a channel are shifted by a pivot: its first run's own mean, then, after every
- *    flush of the float lanes to double (at most 64 terms per lane), the channel's mean so far; so
+ *    flush of the float lanes to double (at most 32 terms per lane), the channel's mean so far; so
  *    the lanes hold deviations from a nearby mean and the error stays that of the two-pass sums.
  *  - Short planes: a work group is one channel, whose rows are contiguous runs of S values. A channel's
  *    values are reduced and then, by the same thread and while they are still in its L2, re-read to

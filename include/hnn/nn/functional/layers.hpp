@@ -40,7 +40,13 @@ class IntPair {
   /// Python's repr of the value as given: "2" or "(2, 3)".
   std::string repr() const { return scalar_ ? std::to_string(h_) : tuple_repr(); }
   /// Python's repr of the expanded pair, "(2, 2)", as Conv2d prints its sizes.
-  std::string tuple_repr() const { return "(" + std::to_string(h_) + ", " + std::to_string(w_) + ")"; }
+  /// (Appended, not "(" + std::to_string(...): GCC 12 at -O3 warns on a literal plus a temporary string,
+  /// -Wrestrict, GCC bug 105651.)
+  std::string tuple_repr() const {
+    std::string out = "(";
+    out.append(std::to_string(h_)).append(", ").append(std::to_string(w_)).append(")");
+    return out;
+  }
   friend bool operator==(const IntPair& a, const IntPair& b) { return a.h_ == b.h_ && a.w_ == b.w_; }
 
  private:
