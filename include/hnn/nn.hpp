@@ -3,6 +3,7 @@
 #pragma once
 
 #include "hnn/nn/batch_norm.hpp"
+#include "hnn/nn/batch_norm_variants.hpp"
 #include "hnn/nn/layers.hpp"
 #include "hnn/nn/loss.hpp"
 #include "hnn/nn/module.hpp"

@@ -15,6 +15,7 @@
 #include <hnn/tensor.hpp>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "batch_norm_replay.hpp"
 #include "cuda_compare.hpp"
@@ -55,6 +56,22 @@ TEMPLATE_TEST_CASE("CUDA batch norm agrees with the CPU kernels on many shapes",
             return nn::functional::batch_norm(x, mean, var, weight, bias, step == 0, 0.1, 1e-5);
           });
     }
+  }
+}
+
+TEMPLATE_TEST_CASE("CUDA batch_norm_chunks (ghost batch norm, batch of one) agrees with the CPU",
+                   "[cuda][batchnorm]", float, double) {
+  // Training chunks of 3 and 4 samples around one normalised with the running statistics (a batch of one
+  // under BatchOfOne::use_running_stats), then an evaluation step.
+  const std::vector<hnn::BatchNormChunk> chunks{{3, true, 0.1}, {1, false, 0.0}, {4, true, 0.1}};
+  uint64_t seed = 100;
+  for (const hnn::Shape& shape : {hnn::Shape{8, 5}, hnn::Shape{8, 3, 7}, hnn::Shape{8, 4, 6, 5}}) {
+    hnn::test::compare_cpu_cuda<TestType>(
+        shape, 3.0, seed++, 2, [&](auto& x, auto& mean, auto& var, auto& weight, auto& bias, int step) {
+          return hnn::batch_norm_chunks(
+              x, mean, var, weight, bias,
+              step == 0 ? chunks : std::vector<hnn::BatchNormChunk>{{8, false, 0.0}}, 1e-5);
+        });
   }
 }
 

@@ -4,14 +4,27 @@
 // nn/functional/batch_norm.hpp.
 #pragma once
 
+#include <algorithm>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "hnn/core/format.hpp"
 #include "hnn/nn/functional/batch_norm.hpp"
 #include "hnn/nn/module.hpp"
 
 namespace hnn::nn {
+
+/// What a batch norm in training does with a batch holding one value per channel (a batch of one sample
+/// for (N, C) input, typically the last, ragged batch of an epoch), where the batch variance is undefined.
+enum class BatchOfOne {
+  /// PyTorch's behaviour: std::invalid_argument "Expected more than 1 value per channel when training".
+  error,
+  /// Normalise that batch with the running statistics, as eval mode would, and leave running_mean,
+  /// running_var and num_batches_tracked as they are. Needs track_running_stats.
+  use_running_stats,
+};
 
 /// Options of BatchNorm1d/2d/3d (and SyncBatchNorm). Setters chain; getters share the name.
 class BatchNormOptions {
@@ -47,6 +60,14 @@ class BatchNormOptions {
     return *this;
   }
   bool track_running_stats() const { return track_running_stats_; }
+  /// The batch-of-one policy (not in PyTorch, whose behaviour is the default, BatchOfOne::error). Explicit
+  /// and per module: the batch size never silently switches a module between training and evaluation.
+  /// May be changed after construction.
+  BatchNormOptions& batch_of_one(BatchOfOne v) {
+    batch_of_one_ = v;
+    return *this;
+  }
+  BatchOfOne batch_of_one() const { return batch_of_one_; }
 
  private:
   int64_t num_features_;
@@ -54,6 +75,7 @@ class BatchNormOptions {
   std::optional<double> momentum_ = 0.1;
   bool affine_ = true;
   bool track_running_stats_ = true;
+  BatchOfOne batch_of_one_ = BatchOfOne::error;
 };
 
 /// What every batch norm module (BatchNorm1d/2d/3d, SyncBatchNorm) offers, whatever its concrete type:
@@ -69,6 +91,10 @@ class BatchNormInterface {
   virtual Tensor<T, D> running_var() const = 0;
   virtual Tensor<T, D> weight() const = 0;
   virtual Tensor<T, D> bias() const = 0;
+  /// The N of the BatchNormNd this module stands for (1, 2 or 3): which FrozenBatchNormNd
+  /// freeze_batch_norm puts in its place. 0: not to be frozen (MaskedBatchNorm1d, whose forward needs
+  /// its mask).
+  virtual int64_t batch_norm_dims() const { return 2; }
 };
 
 /// The shared implementation of BatchNorm1d/2d/3d. Derived supplies name() and check_input_dim().
@@ -80,6 +106,10 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
   explicit BatchNormBase(BatchNormOptions options) : options_(options) {
     HNN_CHECK(options_.num_features() > 0, "BatchNorm: num_features must be positive, got ",
               options_.num_features());
+    if (options_.batch_of_one() == BatchOfOne::use_running_stats && !options_.track_running_stats())
+      throw std::invalid_argument(
+          "BatchNorm: batch_of_one(BatchOfOne::use_running_stats) needs running statistics, but "
+          "track_running_stats is false");
     const int64_t C = options_.num_features();
     // Registered in PyTorch's order, with undefined placeholders so state-dict keys never move.
     weight_ = this->register_parameter("weight", options_.affine() ? ones<T, D>({C}) : TensorType());
@@ -92,34 +122,7 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
     host_batches_tracked_of_ = count;  // the host's copy starts valid: 0
   }
 
-  TensorType forward(const TensorType& input) override {
-    static_cast<const Derived*>(this)->check_input_dim(input);
-    const bool training = this->is_training();
-    const bool track = options_.track_running_stats();
-    // Validate before touching any state, so a rejected batch leaves the buffers as they were.
-    // PyTorch's first complaint about a channel mismatch names the first per-channel tensor it checks.
-    const char* checked = options_.track_running_stats() ? "running_mean"
-                          : options_.affine()            ? "weight"
-                                                         : nullptr;
-    HNN_CHECK(checked == nullptr || input.size(1) == options_.num_features(), checked, " should contain ",
-              input.size(1), " elements not ", options_.num_features(), " (", name_and_features(),
-              " got input of shape ", input.shape(), ")");
-    if (training) {
-      int64_t per_channel =
-          input.size(0) * (input.size(1) ? input.numel() / (input.size(0) * input.size(1)) : 0);
-      HNN_CHECK(input.size(0) == 0 || per_channel != 1,
-                "Expected more than 1 value per channel when training, got input size ",
-                detail::torch_size(input.shape()));
-    }
-    const double factor = training ? count_training_batch() : 0.0;
-    // Batch statistics in training, or in eval when no running statistics are kept.
-    const bool use_batch_stats = training || !track;
-    TensorType mean = (!training || track) ? running_mean() : TensorType();
-    TensorType var = (!training || track) ? running_var() : TensorType();
-    return functional::batch_norm(input, mean, var, weight(), bias(), use_batch_stats, factor,
-                                  options_.eps());
-  }
-
+  TensorType forward(const TensorType& input) override { return forward_in_chunks(input, 0); }
   /// gamma and beta; undefined when affine=false.
   TensorType weight() const override { return this->parameter(weight_); }
   TensorType bias() const override { return this->parameter(bias_); }
@@ -171,12 +174,64 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
 
   std::string extra_repr() const override {
     std::string momentum = options_.momentum() ? detail::py_float_repr(*options_.momentum()) : "None";
-    return std::to_string(options_.num_features()) + ", eps=" + detail::py_float_repr(options_.eps()) +
-           ", momentum=" + momentum + ", affine=" + detail::py_bool(options_.affine()) +
-           ", track_running_stats=" + detail::py_bool(options_.track_running_stats());
+    std::string out = std::to_string(options_.num_features()) +
+                      ", eps=" + detail::py_float_repr(options_.eps()) + ", momentum=" + momentum +
+                      ", affine=" + detail::py_bool(options_.affine()) +
+                      ", track_running_stats=" + detail::py_bool(options_.track_running_stats());
+    if (options_.batch_of_one() == BatchOfOne::use_running_stats) out += ", batch_of_one=use_running_stats";
+    return out;
   }
 
  protected:
+  /// The forward of every batch norm module. In training with `chunk` > 0 the batch is cut into
+  /// consecutive runs of `chunk` samples (the last may be shorter), each normalised with its own
+  /// statistics and counted as one training batch, in order: exactly this module called on each run in
+  /// turn (ghost batch norm). chunk = 0: the whole batch at once. `what` names the caller in messages.
+  TensorType forward_in_chunks(const TensorType& input, int64_t chunk, const std::string& what = "") {
+    static_cast<const Derived*>(this)->check_input_dim(input);
+    const bool training = this->is_training();
+    const bool track = options_.track_running_stats();
+    // Validate before touching any state, so a rejected batch leaves the buffers as they were.
+    // PyTorch's first complaint about a channel mismatch names the first per-channel tensor it checks.
+    const char* checked = options_.track_running_stats() ? "running_mean"
+                          : options_.affine()            ? "weight"
+                                                         : nullptr;
+    HNN_CHECK(checked == nullptr || input.size(1) == options_.num_features(), checked, " should contain ",
+              input.size(1), " elements not ", options_.num_features(), " (", name_and_features(),
+              " got input of shape ", input.shape(), ")");
+    const TensorType mean = (!training || track) ? running_mean() : TensorType();
+    const TensorType var = (!training || track) ? running_var() : TensorType();
+    if (!training) {
+      // Batch statistics in eval when no running statistics are kept; never virtual batches.
+      return hnn::batch_norm_chunks(input, mean, var, weight(), bias(),
+                                    {BatchNormChunk{input.size(0), !track, 0.0}}, options_.eps());
+    }
+    const int64_t N = input.size(0);
+    const int64_t per_sample = N * input.size(1) == 0 ? 0 : input.numel() / (N * input.size(1));
+    const int64_t step = chunk > 0 && chunk < N ? chunk : std::max<int64_t>(N, 1);
+    std::vector<BatchNormChunk> chunks;
+    for (int64_t first = 0; first < N || (N == 0 && chunks.empty()); first += step) {
+      const int64_t rows = std::min(step, N - first);
+      const bool one_value = rows * per_sample == 1;
+      if (one_value && options_.batch_of_one() == BatchOfOne::error) {
+        Shape shape = input.shape();
+        shape[0] = rows;
+        HNN_CHECK(false, what, "Expected more than 1 value per channel when training, got input size ",
+                  detail::torch_size(shape));
+      }
+      HNN_CHECK(!one_value || track, what,
+                "batch_of_one(BatchOfOne::use_running_stats) needs running statistics, but ",
+                name_and_features(), " has track_running_stats=False (input size ",
+                detail::torch_size(input.shape()), ")");
+      chunks.push_back(BatchNormChunk{rows, !one_value, 0.0});
+    }
+    // Every chunk that is checked counts as one training batch, in order (a batch of one under
+    // BatchOfOne::use_running_stats does not count).
+    for (auto& c : chunks)
+      if (c.training) c.momentum = count_training_batch();
+    return hnn::batch_norm_chunks(input, mean, var, weight(), bias(), chunks, options_.eps());
+  }
+
   /// One training forward: num_batches_tracked += 1, and the running-average factor of this step
   /// (momentum, or 1/num_batches_tracked for momentum = None); 0 when no statistics are tracked.
   double count_training_batch() {
@@ -241,6 +296,7 @@ class BatchNorm1d : public BatchNormBase<BatchNorm1d<T, D>, T, D> {
   explicit BatchNorm1d(BatchNormOptions options) : BatchNormBase<BatchNorm1d<T, D>, T, D>(options) {}
   explicit BatchNorm1d(int64_t num_features) : BatchNorm1d(BatchNormOptions(num_features)) {}
   std::string name() const override { return "BatchNorm1d"; }
+  int64_t batch_norm_dims() const override { return 1; }
   void check_input_dim(const Tensor<T, D>& input) const {
     HNN_CHECK(input.dim() == 2 || input.dim() == 3, "expected 2D or 3D input (got ", input.dim(), "D input)");
   }
@@ -265,6 +321,7 @@ class BatchNorm3d : public BatchNormBase<BatchNorm3d<T, D>, T, D> {
   explicit BatchNorm3d(BatchNormOptions options) : BatchNormBase<BatchNorm3d<T, D>, T, D>(options) {}
   explicit BatchNorm3d(int64_t num_features) : BatchNorm3d(BatchNormOptions(num_features)) {}
   std::string name() const override { return "BatchNorm3d"; }
+  int64_t batch_norm_dims() const override { return 3; }
   void check_input_dim(const Tensor<T, D>& input) const {
     HNN_CHECK(input.dim() == 5, "expected 5D input (got ", input.dim(), "D input)");
   }

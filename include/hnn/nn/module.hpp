@@ -176,7 +176,7 @@ class Module {
                                             value.shape(), "."));
     }
     for (const auto& [key, value] : state)
-      if (!own.count(key)) unexpected.push_back(key);
+      if (!own.count(key) && !ignored_state_key(key)) unexpected.push_back(key);
     std::ostringstream errors;
     auto list = [](const std::vector<std::string>& keys) {
       std::string s;
@@ -198,6 +198,20 @@ class Module {
   /// (where PyTorch's _load_from_state_dict would react): a module that keeps something derived from its
   /// parameters or buffers drops it here, e.g. batch norm's host copy of num_batches_tracked.
   virtual void on_state_loaded() {}
+
+  /// Whether load_state_dict passes over `key` (this module's own name, without its path) in a state dict
+  /// instead of calling it unexpected: e.g. a frozen batch norm loading a BatchNorm's num_batches_tracked.
+  virtual bool ignores_state_key(const std::string& /*key*/) const { return false; }
+
+  /// Whether the module the dotted `key` points into ignores the key's last part (ignores_state_key).
+  bool ignored_state_key(const std::string& key) {
+    const auto dot = key.rfind('.');
+    const std::string path = dot == std::string::npos ? "" : key.substr(0, dot);
+    const std::string local = dot == std::string::npos ? key : key.substr(dot + 1);
+    for (const auto& [name, module] : named_modules())
+      if (name == path) return module->ignores_state_key(local);
+    return false;
+  }
 
   // ---- hooks ----------------------------------------------------------------------------------------
   /// fn(module, input, output) runs after forward and may replace the output.

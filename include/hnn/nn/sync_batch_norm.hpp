@@ -31,7 +31,8 @@ class SyncBatchNorm : public BatchNormBase<SyncBatchNorm<T, D>, T, D> {
   /// A SyncBatchNorm sharing `bn`'s parameters and buffers (the same tensors: an optimiser holding them
   /// keeps working), options and training mode: what convert_sync_batchnorm puts in its place.
   template <class Derived>
-  explicit SyncBatchNorm(const BatchNormBase<Derived, T, D>& bn) : Base(bn.options()) {
+  explicit SyncBatchNorm(const BatchNormBase<Derived, T, D>& bn)
+      : Base(bn.options()), dims_(bn.batch_norm_dims()) {
     // BatchNormBase registers weight, bias (slots 0, 1) and running_mean, running_var,
     // num_batches_tracked (buffer slots 0, 1, 2) in PyTorch's order, undefined ones included.
     this->parameter(0) = bn.weight();
@@ -44,6 +45,9 @@ class SyncBatchNorm : public BatchNormBase<SyncBatchNorm<T, D>, T, D> {
   }
 
   std::string name() const override { return "SyncBatchNorm"; }
+  /// The rank of the batch norm this one was built from (2 when built directly, as detectron2 freezes a
+  /// SyncBatchNorm into a FrozenBatchNorm2d).
+  int64_t batch_norm_dims() const override { return dims_; }
 
   void check_input_dim(const Tensor<T, D>& input) const {
     HNN_CHECK(input.dim() >= 2, "SyncBatchNorm: expected at least 2D input (got ", input.dim(),
@@ -64,6 +68,9 @@ class SyncBatchNorm : public BatchNormBase<SyncBatchNorm<T, D>, T, D> {
     return distributed::sync_batch_norm(input, this->running_mean(), this->running_var(), this->weight(),
                                         this->bias(), factor, options.eps());
   }
+
+ private:
+  int64_t dims_ = 2;
 };
 
 namespace detail {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hnn/nn/batch_norm.hpp"
+#include "hnn/nn/batch_norm_variants.hpp"
 #include "hnn/nn/conv.hpp"
 #include "hnn/nn/dropout.hpp"
 #include "hnn/nn/flatten.hpp"
@@ -37,7 +38,8 @@ std::vector<double> as_doubles(const Tensor<T, D>& t) {
   return std::vector<double>(v.begin(), v.end());
 }
 
-/// The eval-mode affine map of any BatchNorm1d/2d/3d (nullptr-safe: nullopt for other modules).
+/// The eval-mode affine map of any BatchNorm1d/2d/3d, GhostBatchNorm1d/2d or FrozenBatchNorm1d/2d/3d
+/// (nullptr-safe: nullopt for other modules). `kind` gets the BatchNormNd the module folds as.
 template <class T, class D>
 std::optional<BatchNormAffine> batch_norm_affine(const Module<T, D>* module, std::string* kind = nullptr) {
   auto from = [&](const auto& bn) -> BatchNormAffine {
@@ -63,6 +65,34 @@ std::optional<BatchNormAffine> batch_norm_affine(const Module<T, D>* module, std
   if (auto* bn = dynamic_cast<const BatchNorm1d<T, D>*>(module)) return from(*bn);
   if (auto* bn = dynamic_cast<const BatchNorm2d<T, D>*>(module)) return from(*bn);
   if (auto* bn = dynamic_cast<const BatchNorm3d<T, D>*>(module)) return from(*bn);
+  // Ghost batch norm's eval is BatchNorm's: it folds as the BatchNormNd of its rank.
+  if (auto* bn = dynamic_cast<const GhostBatchNorm1d<T, D>*>(module)) {
+    auto a = from(*bn);
+    if (kind) *kind = "BatchNorm1d";
+    return a;
+  }
+  if (auto* bn = dynamic_cast<const GhostBatchNorm2d<T, D>*>(module)) {
+    auto a = from(*bn);
+    if (kind) *kind = "BatchNorm2d";
+    return a;
+  }
+  // A frozen batch norm is the same map in train and eval; it folds as the BatchNormNd of its rank.
+  auto frozen = [&](const auto& f, const char* as) -> BatchNormAffine {
+    const auto mean = as_doubles(f.running_mean()), var = as_doubles(f.running_var());
+    const auto gamma = as_doubles(f.weight()), beta = as_doubles(f.bias());
+    BatchNormAffine a{std::vector<double>(mean.size()), std::vector<double>(mean.size())};
+    for (size_t i = 0; i < mean.size(); ++i) {
+      const auto k = batch_norm_math::alpha_beta(mean[i], batch_norm_math::invstd_from_var(var[i], f.eps()),
+                                                 gamma[i], beta[i]);
+      a.scale[i] = k.alpha;
+      a.shift[i] = k.beta;
+    }
+    if (kind) *kind = as;
+    return a;
+  };
+  if (auto* f = dynamic_cast<const FrozenBatchNorm1d<T, D>*>(module)) return frozen(*f, "BatchNorm1d");
+  if (auto* f = dynamic_cast<const FrozenBatchNorm2d<T, D>*>(module)) return frozen(*f, "BatchNorm2d");
+  if (auto* f = dynamic_cast<const FrozenBatchNorm3d<T, D>*>(module)) return frozen(*f, "BatchNorm3d");
   return std::nullopt;
 }
 
