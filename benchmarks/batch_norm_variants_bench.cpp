@@ -3,7 +3,7 @@
 // usual way of writing ghost batch norm by hand (narrow, a BatchNorm2d per chunk, cat: pytorch-tabnet's
 // GBN), forward in training and backward; MaskedBatchNorm1d on (64, 64, 128) with 3/4 of the positions
 // valid against BatchNorm1d on the whole input. Threads: HNN_BENCH_THREADS (OpenMP), default 2.
-//   build-bench/benchmarks/batch_norm_variants_bench --benchmark_repetitions=5 \
+//   build-bench/benchmarks/batch_norm_variants_bench --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -92,7 +92,9 @@ void bench_masked(benchmark::State& state, bool masked) {
 
 template <class F>
 void add(const std::string& name, F&& f) {
-  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(f))->Unit(benchmark::kMicrosecond)->UseRealTime();
+  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(f))
+      ->Unit(benchmark::kMicrosecond)
+      ->UseRealTime();
 }
 
 }  // namespace
@@ -108,11 +110,13 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("threads", std::to_string(threads));
   const std::string shape = "256x64x16x16";
   add("train/" + shape + "/BatchNorm2d", [](benchmark::State& s) { bench_forward(s, Kind::batch_norm); });
-  add("train/" + shape + "/GhostBatchNorm2d_vb32", [](benchmark::State& s) { bench_forward(s, Kind::ghost); });
+  add("train/" + shape + "/GhostBatchNorm2d_vb32",
+      [](benchmark::State& s) { bench_forward(s, Kind::ghost); });
   add("train/" + shape + "/by_hand_narrow_bn_cat_vb32",
       [](benchmark::State& s) { bench_forward(s, Kind::ghost_by_hand); });
   add("backward/" + shape + "/BatchNorm2d", [](benchmark::State& s) { bench_backward(s, Kind::batch_norm); });
-  add("backward/" + shape + "/GhostBatchNorm2d_vb32", [](benchmark::State& s) { bench_backward(s, Kind::ghost); });
+  add("backward/" + shape + "/GhostBatchNorm2d_vb32",
+      [](benchmark::State& s) { bench_backward(s, Kind::ghost); });
   add("backward/" + shape + "/by_hand_narrow_bn_cat_vb32",
       [](benchmark::State& s) { bench_backward(s, Kind::ghost_by_hand); });
   add("train/64x64x128/BatchNorm1d", [](benchmark::State& s) { bench_masked(s, false); });

@@ -38,7 +38,9 @@ int main() {
   std::cout << "x (8, 3):\n" << x << "\n\n";
 
   nn::BatchNorm1d<float> plain(3);
-  std::cout << plain << "\n" << "train-mode output:\n" << plain(x) << "\n\n";
+  std::cout << plain << "\n"
+            << "train-mode output:\n"
+            << plain(x) << "\n\n";
 
   // ---- a batch of one ------------------------------------------------------------------------------
   std::cout << "1) A training batch of one sample (the ragged last batch of an epoch)\n";
@@ -68,7 +70,8 @@ int main() {
   nn::utils::freeze_batch_norm(model);
   model.train();
   std::cout << "  after freeze_batch_norm:\n" << model << "\n";
-  expect(max_diff(model(x), reference) == 0.0, "the frozen model in train mode equals the original in eval mode");
+  expect(max_diff(model(x), reference) == 0.0,
+         "the frozen model in train mode equals the original in eval mode");
   expect(model.parameters().size() == 2, "only the Linear's parameters are left to train");
 
   // ---- ghost ---------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ void randomise(BN& bn, hnn::Generator& gen) {
 
 /// Copies parameters and buffers of `from` into `to` (same keys).
 template <class T>
-void copy_state(const nn::Module<T>& from, nn::Module<T>& to) { to.load_state_dict(from.state_dict()); }
+void copy_state(const nn::Module<T>& from, nn::Module<T>& to) {
+  to.load_state_dict(from.state_dict());
+}
 
 template <class T>
 std::vector<std::string> keys(const nn::Module<T>& m) {
@@ -113,10 +115,13 @@ TEST_CASE("FrozenBatchNorm gradcheck and rank checks", "[batchnorm][variants][gr
   CHECK(hnn::autograd::gradcheck<hnn::CPU>(fn, {x}));
   CHECK(f1(hnn::randn<double>({3, 4}, gen)).shape() == Shape{3, 4});
   CHECK(f3(hnn::randn<double>({2, 2, 2, 2, 2}, gen)).shape() == Shape{2, 2, 2, 2, 2});
-  REQUIRE_THROWS_WITH(f1(hnn::ones<double>({2, 4, 2, 2})), Catch::Contains("expected 2D or 3D input (got 4D input)"));
-  REQUIRE_THROWS_WITH(f3(hnn::ones<double>({2, 2, 2, 2})), Catch::Contains("expected 5D input (got 4D input)"));
-  REQUIRE_THROWS_WITH(f1(hnn::ones<double>({2, 3})),
-                      Catch::Contains("FrozenBatchNorm1d(4): expected 4 channels in dim 1, got input of shape [2, 3]"));
+  REQUIRE_THROWS_WITH(f1(hnn::ones<double>({2, 4, 2, 2})),
+                      Catch::Contains("expected 2D or 3D input (got 4D input)"));
+  REQUIRE_THROWS_WITH(f3(hnn::ones<double>({2, 2, 2, 2})),
+                      Catch::Contains("expected 5D input (got 4D input)"));
+  REQUIRE_THROWS_WITH(
+      f1(hnn::ones<double>({2, 3})),
+      Catch::Contains("FrozenBatchNorm1d(4): expected 4 channels in dim 1, got input of shape [2, 3]"));
   REQUIRE_THROWS_AS(nn::FrozenBatchNorm2d<float>(0), std::invalid_argument);
 }
 
@@ -143,7 +148,8 @@ TEST_CASE("FrozenBatchNorm2d loads a BatchNorm2d's state dict, num_batches_track
   // Other unexpected keys are still reported.
   auto extra = bn.state_dict();
   extra.insert("momentum_buffer", hnn::AnyTensor<hnn::CPU>(hnn::zeros<float>({5})));
-  REQUIRE_THROWS_WITH(f.load_state_dict(extra), Catch::Contains("Unexpected key(s) in state_dict: \"momentum_buffer\""));
+  REQUIRE_THROWS_WITH(f.load_state_dict(extra),
+                      Catch::Contains("Unexpected key(s) in state_dict: \"momentum_buffer\""));
 }
 
 TEST_CASE("freeze_batch_norm on LeNet-BN: the frozen model in train mode is the original in eval mode",
@@ -189,9 +195,11 @@ TEST_CASE("freeze_batch_norm on LeNet-BN: the frozen model in train mode is the 
   expect_close(folded(x), reference, 1e-9, 1e-9, "folded frozen");
 }
 
-TEST_CASE("freeze_batch_norm: affine=False, SyncBatchNorm, nesting and refusals", "[batchnorm][variants][errors]") {
+TEST_CASE("freeze_batch_norm: affine=False, SyncBatchNorm, nesting and refusals",
+          "[batchnorm][variants][errors]") {
   hnn::Generator gen(2);
-  nn::Sequential<float> inner{nn::Linear<float>(3, 4), nn::BatchNorm1d<float>(nn::BatchNormOptions(4).affine(false))};
+  nn::Sequential<float> inner{nn::Linear<float>(3, 4),
+                              nn::BatchNorm1d<float>(nn::BatchNormOptions(4).affine(false))};
   nn::Sequential<float> model{nn::Conv2d<float>(nn::Conv2dOptions(1, 3, 3)),
                               nn::BatchNorm2d<float>(nn::BatchNormOptions(3).eps(1e-3))};
   model.push_back(inner);
@@ -221,7 +229,8 @@ TEST_CASE("freeze_batch_norm: affine=False, SyncBatchNorm, nesting and refusals"
 
   // Without running statistics: refused, naming the path, and nothing replaced.
   nn::Sequential<float> untracked{nn::BatchNorm1d<float>(3), nn::Linear<float>(3, 3)};
-  untracked.push_back(nn::Sequential<float>{nn::BatchNorm1d<float>(nn::BatchNormOptions(3).track_running_stats(false))});
+  untracked.push_back(
+      nn::Sequential<float>{nn::BatchNorm1d<float>(nn::BatchNormOptions(3).track_running_stats(false))});
   REQUIRE_THROWS_WITH(nn::utils::freeze_batch_norm(untracked),
                       Catch::Contains("the BatchNorm1d at '2.0' has track_running_stats=False"));
   CHECK(untracked[0].name() == "BatchNorm1d");
@@ -247,7 +256,8 @@ void check_ghost_against_chunks(Ghost& ghost, BN& ref, const Tensor<T>& input, i
   auto x2 = input.detach().requires_grad_(true);
   std::vector<Tensor<T>> pieces;
   const int64_t N = input.size(0);
-  for (int64_t first = 0; first < N; first += chunk) pieces.push_back(ref(x2.narrow(0, first, std::min(chunk, N - first))));
+  for (int64_t first = 0; first < N; first += chunk)
+    pieces.push_back(ref(x2.narrow(0, first, std::min(chunk, N - first))));
   auto y2 = hnn::cat(pieces, 0);
   (y2 * r).sum().backward();
 
@@ -266,8 +276,8 @@ void check_ghost_against_chunks(Ghost& ghost, BN& ref, const Tensor<T>& input, i
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("GhostBatchNorm is BatchNorm called on each virtual batch in turn", "[batchnorm][variants]",
-                   float, double) {
+TEMPLATE_TEST_CASE("GhostBatchNorm is BatchNorm called on each virtual batch in turn",
+                   "[batchnorm][variants]", float, double) {
   using T = TestType;
   const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
   hnn::Generator gen(21);
@@ -286,23 +296,26 @@ TEMPLATE_TEST_CASE("GhostBatchNorm is BatchNorm called on each virtual batch in 
           // Again: the running statistics keep following chunk by chunk.
           ghost.zero_grad();
           ref.zero_grad();
-          check_ghost_against_chunks<T>(ghost, ref, hnn::randn<T>({11, 3, 4, 5}, gen), std::min<int64_t>(chunk, 11),
-                                        tol);
+          check_ghost_against_chunks<T>(ghost, ref, hnn::randn<T>({11, 3, 4, 5}, gen),
+                                        std::min<int64_t>(chunk, 11), tol);
         }
         {
           nn::GhostBatchNorm1d<T> ghost(options, chunk);
           nn::BatchNorm1d<T> ref(options);
           randomise<T>(ghost, gen);
           copy_state(ghost, ref);
-          check_ghost_against_chunks<T>(ghost, ref, hnn::randn<T>({12, 3}, gen), std::min<int64_t>(chunk, 12), tol);
-          check_ghost_against_chunks<T>(ghost, ref, hnn::randn<T>({9, 3, 2}, gen), std::min<int64_t>(chunk, 9), tol);
+          check_ghost_against_chunks<T>(ghost, ref, hnn::randn<T>({12, 3}, gen), std::min<int64_t>(chunk, 12),
+                                        tol);
+          check_ghost_against_chunks<T>(ghost, ref, hnn::randn<T>({9, 3, 2}, gen),
+                                        std::min<int64_t>(chunk, 9), tol);
         }
       }
     }
   }
 }
 
-TEST_CASE("GhostBatchNorm2d in eval is BatchNorm2d's eval, and keeps a channels-last layout", "[batchnorm][variants]") {
+TEST_CASE("GhostBatchNorm2d in eval is BatchNorm2d's eval, and keeps a channels-last layout",
+          "[batchnorm][variants]") {
   hnn::Generator gen(23);
   nn::GhostBatchNorm2d<double> ghost(nn::BatchNormOptions(4), 2);
   nn::BatchNorm2d<double> ref(4);
@@ -330,7 +343,8 @@ TEST_CASE("GhostBatchNorm2d in eval is BatchNorm2d's eval, and keeps a channels-
   expect_close(y_cl.contiguous(), y, 1e-12, 1e-12, "channels-last");
   expect_close(ghost_cl.running_var(), ghost.running_var(), 1e-12, 1e-12, "channels-last running_var");
   CHECK(ghost.repr() ==
-        "GhostBatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, virtual_batch_size=2)");
+        "GhostBatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, "
+        "virtual_batch_size=2)");
   CHECK(ghost.virtual_batch_size() == 2);
   CHECK(keys(ghost) == keys(ref));
 }
@@ -348,23 +362,27 @@ TEST_CASE("batch_norm_chunks gradcheck in double, training and running-statistic
     auto rv = hnn::rand<double>({C}, gen) + 0.5;
     auto r = hnn::randn<double>(shape, gen);
     // momentum 0: the training chunks leave the running statistics as they are between evaluations.
-    const std::vector<hnn::BatchNormChunk> chunks{{3, true, 0.0}, {1, false, 0.0}, {2, true, 0.0}, {1, false, 0.0}};
+    const std::vector<hnn::BatchNormChunk> chunks{
+        {3, true, 0.0}, {1, false, 0.0}, {2, true, 0.0}, {1, false, 0.0}};
     auto fn = [&](const std::vector<Tensor<double>>& in) {
       return hnn::batch_norm_chunks(in[0], rm, rv, in[1], in[2], chunks, 1e-5) * r;
     };
     CHECK(hnn::autograd::gradcheck<hnn::CPU>(fn, {x, w, b}));
   }
-  REQUIRE_THROWS_WITH(hnn::batch_norm_chunks(hnn::ones<double>({4, 2}), {}, {}, {}, {}, {{3, true, 0.1}}, 1e-5),
-                      Catch::Contains("the chunks cover 3 samples, the input has 4"));
+  REQUIRE_THROWS_WITH(
+      hnn::batch_norm_chunks(hnn::ones<double>({4, 2}), {}, {}, {}, {}, {{3, true, 0.1}}, 1e-5),
+      Catch::Contains("the chunks cover 3 samples, the input has 4"));
 }
 
-TEST_CASE("GhostBatchNorm: a last virtual batch of one and bad virtual batch sizes", "[batchnorm][variants][errors]") {
+TEST_CASE("GhostBatchNorm: a last virtual batch of one and bad virtual batch sizes",
+          "[batchnorm][variants][errors]") {
   hnn::Generator gen(27);
   nn::GhostBatchNorm1d<float> ghost(nn::BatchNormOptions(3), 4);
   auto x = hnn::randn<float>({9, 3}, gen);
-  REQUIRE_THROWS_WITH(ghost(x), Catch::Contains("GhostBatchNorm1d(virtual_batch_size=4) on input of shape [9, 3]: "
-                                                "Expected more than 1 value per channel when training, got input "
-                                                "size torch.Size([1, 3])"));
+  REQUIRE_THROWS_WITH(ghost(x),
+                      Catch::Contains("GhostBatchNorm1d(virtual_batch_size=4) on input of shape [9, 3]: "
+                                      "Expected more than 1 value per channel when training, got input "
+                                      "size torch.Size([1, 3])"));
   // Refused before any state moved.
   CHECK(ghost.num_batches_tracked() == 0);
   CHECK(ghost.running_mean().to_vector() == std::vector<float>(3, 0.0f));
@@ -374,7 +392,8 @@ TEST_CASE("GhostBatchNorm: a last virtual batch of one and bad virtual batch siz
 
   // With the batch-of-one policy the last row is normalised with the running statistics as the first two
   // virtual batches left them, and does not count.
-  nn::GhostBatchNorm1d<double> policy(nn::BatchNormOptions(3).batch_of_one(nn::BatchOfOne::use_running_stats), 4);
+  nn::GhostBatchNorm1d<double> policy(nn::BatchNormOptions(3).batch_of_one(nn::BatchOfOne::use_running_stats),
+                                      4);
   nn::BatchNorm1d<double> ref(nn::BatchNormOptions(3).batch_of_one(nn::BatchOfOne::use_running_stats));
   auto xd = hnn::randn<double>({9, 3}, gen);
   check_ghost_against_chunks<double>(policy, ref, xd, 4, 1e-12);
@@ -386,7 +405,8 @@ TEST_CASE("GhostBatchNorm: a last virtual batch of one and bad virtual batch siz
                       Catch::Contains("virtual_batch_size must be positive, got -2"));
   nn::GhostBatchNorm2d<float> g2(nn::BatchNormOptions(3), 2);
   REQUIRE_THROWS_WITH(g2(hnn::ones<float>({4, 3})), Catch::Contains("expected 4D input (got 2D input)"));
-  REQUIRE_THROWS_WITH(g2(hnn::ones<float>({4, 2, 2, 2})), Catch::Contains("running_mean should contain 2 elements not 3"));
+  REQUIRE_THROWS_WITH(g2(hnn::ones<float>({4, 2, 2, 2})),
+                      Catch::Contains("running_mean should contain 2 elements not 3"));
 }
 
 // ---- masked --------------------------------------------------------------------------------------------
@@ -411,8 +431,8 @@ Tensor<T> pack(const Tensor<T>& x, const std::vector<int64_t>& mask) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("MaskedBatchNorm1d equals BatchNorm1d on the packed valid positions", "[batchnorm][variants]",
-                   float, double) {
+TEMPLATE_TEST_CASE("MaskedBatchNorm1d equals BatchNorm1d on the packed valid positions",
+                   "[batchnorm][variants]", float, double) {
   using T = TestType;
   const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
   hnn::Generator gen(31);
@@ -468,7 +488,8 @@ TEMPLATE_TEST_CASE("MaskedBatchNorm1d equals BatchNorm1d on the packed valid pos
   }
 }
 
-TEST_CASE("MaskedBatchNorm1d gradcheck in double and mask errors", "[batchnorm][variants][gradcheck][errors]") {
+TEST_CASE("MaskedBatchNorm1d gradcheck in double and mask errors",
+          "[batchnorm][variants][gradcheck][errors]") {
   hnn::Generator gen(33);
   nn::MaskedBatchNorm1d<double> masked(nn::BatchNormOptions(2).track_running_stats(false));
   randomise<double>(masked, gen);
@@ -480,12 +501,14 @@ TEST_CASE("MaskedBatchNorm1d gradcheck in double and mask errors", "[batchnorm][
 
   nn::MaskedBatchNorm1d<float> m(3);
   auto xf = hnn::randn<float>({2, 3, 4}, gen);
-  REQUIRE_THROWS_WITH(m.forward(xf, hnn::ones<int64_t>({2, 5})),
-                      Catch::Contains("the mask must have shape (N, L) = [2, 4] for input of shape [2, 3, 4], got [2, 5]"));
+  REQUIRE_THROWS_WITH(
+      m.forward(xf, hnn::ones<int64_t>({2, 5})),
+      Catch::Contains("the mask must have shape (N, L) = [2, 4] for input of shape [2, 3, 4], got [2, 5]"));
   REQUIRE_THROWS_WITH(m.forward(xf, hnn::ones<int64_t>({8})), Catch::Contains("got [8]"));
   auto bad = hnn::ones<int64_t>({2, 4});
   bad.data()[6] = 2;
-  REQUIRE_THROWS_WITH(m.forward(xf, bad), Catch::Contains("mask values must be 0 (padding) or 1 (valid), got 2 at [1, 2]"));
+  REQUIRE_THROWS_WITH(m.forward(xf, bad),
+                      Catch::Contains("mask values must be 0 (padding) or 1 (valid), got 2 at [1, 2]"));
   REQUIRE_THROWS_WITH(m.forward(hnn::ones<float>({2, 3}), hnn::ones<int64_t>({2, 1})),
                       Catch::Contains("expected input (N, C, L) with a mask, got shape [2, 3]"));
   REQUIRE_THROWS_WITH(m.forward(hnn::ones<float>({2, 4, 4}), hnn::ones<int64_t>({2, 4})),
@@ -493,7 +516,8 @@ TEST_CASE("MaskedBatchNorm1d gradcheck in double and mask errors", "[batchnorm][
   // One valid position in training follows BatchNorm's rule for a batch of one.
   auto single = hnn::zeros<int64_t>({2, 4});
   single.data()[1] = 1;
-  REQUIRE_THROWS_WITH(m.forward(xf, single), Catch::Contains("Expected more than 1 value per channel when training"));
+  REQUIRE_THROWS_WITH(m.forward(xf, single),
+                      Catch::Contains("Expected more than 1 value per channel when training"));
   CHECK(m.num_batches_tracked() == 0);
 }
 
@@ -530,8 +554,9 @@ TEMPLATE_TEST_CASE("BatchOfOne::use_running_stats normalises a batch of one with
   nn::BatchNorm2d<T> bn2(options);
   CHECK_NOTHROW(bn2(hnn::randn<T>({1, 3, 1, 1}, gen)));
   CHECK(bn2.num_batches_tracked() == 0);
-  CHECK(bn.repr() == "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, "
-                     "batch_of_one=use_running_stats)");
+  CHECK(bn.repr() ==
+        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, "
+        "batch_of_one=use_running_stats)");
 }
 
 TEST_CASE("batch of one: PyTorch's error by default, and the policy needs running statistics",
@@ -550,11 +575,12 @@ TEST_CASE("batch of one: PyTorch's error by default, and the policy needs runnin
   REQUIRE_THROWS_WITH(untracked(hnn::ones<float>({1, 3})), Catch::Contains("track_running_stats=False"));
 }
 
-TEST_CASE("fold_batch_norm folds ghost batch norms like the BatchNorm of their rank", "[batchnorm][variants]") {
+TEST_CASE("fold_batch_norm folds ghost batch norms like the BatchNorm of their rank",
+          "[batchnorm][variants]") {
   hnn::manual_seed(3);
   hnn::Generator gen(43);
-  nn::Sequential<double> model{nn::Linear<double>(5, 4), nn::GhostBatchNorm1d<double>(nn::BatchNormOptions(4), 3),
-                               nn::ReLU<double>()};
+  nn::Sequential<double> model{nn::Linear<double>(5, 4),
+                               nn::GhostBatchNorm1d<double>(nn::BatchNormOptions(4), 3), nn::ReLU<double>()};
   model.train();
   for (int i = 0; i < 3; ++i) model(hnn::randn<double>({11, 5}, gen) * 3.0 + 1.0);
   model.eval();

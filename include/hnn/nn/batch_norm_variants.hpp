@@ -8,6 +8,7 @@
 // Depends on nn/batch_norm.hpp, nn/module.hpp.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "hnn/core/format.hpp"
+#include "hnn/core/parallel.hpp"
 #include "hnn/nn/batch_norm.hpp"
 #include "hnn/nn/module.hpp"
 
@@ -46,8 +48,8 @@ class FrozenBatchNormBase : public Cloneable<Derived, T, D> {
   /// its weight and bias (1 and 0 when affine=false), copied.
   explicit FrozenBatchNormBase(const BatchNormInterface<T, D>& bn)
       : FrozenBatchNormBase(bn.options().num_features(), bn.options().eps()) {
-    HNN_CHECK(bn.options().track_running_stats(), "FrozenBatchNorm: a batch norm with num_features=",
-              bn.options().num_features(),
+    HNN_CHECK(bn.options().track_running_stats(),
+              "FrozenBatchNorm: a batch norm with num_features=", bn.options().num_features(),
               " and track_running_stats=False has no running statistics to freeze");
     NoGradGuard guard;
     running_mean().copy_(bn.running_mean());
@@ -155,7 +157,8 @@ class GhostBatchNormBase : public BatchNormBase<Derived, T, D> {
 
   Tensor<T, D> forward(const Tensor<T, D>& input) override {
     return this->forward_in_chunks(input, virtual_batch_size_,
-                                   this->name() + "(virtual_batch_size=" + std::to_string(virtual_batch_size_) +
+                                   this->name() +
+                                       "(virtual_batch_size=" + std::to_string(virtual_batch_size_) +
                                        ") on input of shape " + hnn::detail::concat(input.shape()) + ": ");
   }
 
@@ -199,36 +202,53 @@ class GhostBatchNorm2d : public GhostBatchNormBase<GhostBatchNorm2d<T, D>, T, D>
 
 namespace detail {
 
-/// Rows `index` of src (R, C) (gather, forward) or src's rows written to rows `index` of a zero (R, C)
-/// (scatter): each the other's adjoint. On a device the rows move through the host (masks are small next
-/// to the work of the batch norm they feed; there is no device gather kernel yet).
+/// The valid positions of a padded (N, C, L) batch: sample n's are packed rows [first[n], first[n + 1]),
+/// at positions position[k] along L.
+struct MaskedPositions {
+  int64_t N = 0, C = 0, L = 0;
+  std::vector<int64_t> first, position;
+  int64_t count() const { return static_cast<int64_t>(position.size()); }
+};
+
+/// pack: x (N, C, L) -> its valid positions as rows (M, C); unpack: rows (M, C) -> (N, C, L) with zeros at
+/// the padding. Each is the other's adjoint. One pass each, parallel over samples; on a device the data
+/// moves through the host (there is no device gather kernel yet).
 template <class T, class D>
-Tensor<T, D> move_rows(const Tensor<T, D>& src, const std::vector<int64_t>& index, int64_t rows, bool gather) {
-  const int64_t C = src.size(1);
+Tensor<T, D> move_positions(const Tensor<T, D>& src, const MaskedPositions& at, bool pack) {
+  const int64_t N = at.N, C = at.C, L = at.L;
   auto host = src.detach().contiguous().template to<CPU>();
-  auto out = zeros<T, CPU>({gather ? static_cast<int64_t>(index.size()) : rows, C});
+  auto out = pack ? Tensor<T, CPU>::empty({at.count(), C}) : zeros<T, CPU>({N, C, L});
   const T* from = host.data();
   T* to = out.data();
-  for (size_t k = 0; k < index.size(); ++k) {
-    const int64_t packed = static_cast<int64_t>(k), spread = index[k];
-    std::copy_n(from + (gather ? spread : packed) * C, C, to + (gather ? packed : spread) * C);
-  }
+  auto move = [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t plane = (n * C + c) * L;
+        for (int64_t k = at.first[static_cast<size_t>(n)]; k < at.first[static_cast<size_t>(n) + 1]; ++k) {
+          const int64_t l = at.position[static_cast<size_t>(k)];
+          if (pack)
+            to[k * C + c] = from[plane + l];
+          else
+            to[plane + l] = from[k * C + c];
+        }
+      }
+  };
+  parallel_for(N, std::max<int64_t>(1, parallel_grain / std::max<int64_t>(1, C * L)), move);
   if constexpr (is_cpu_v<D>)
     return out;
   else
     return out.template to<D>();
 }
 
-/// move_rows with autograd: the backward of a gather is the scatter of the gradient, and back.
+/// move_positions with autograd: the backward of a pack is the unpack of the gradient, and back.
 template <class T, class D>
-Tensor<T, D> move_rows_op(const Tensor<T, D>& src, std::shared_ptr<const std::vector<int64_t>> index, int64_t rows,
-                          bool gather) {
-  auto out = move_rows(src, *index, rows, gather);
+Tensor<T, D> move_positions_op(const Tensor<T, D>& src, std::shared_ptr<const MaskedPositions> at,
+                               bool pack) {
+  auto out = move_positions(src, *at, pack);
   if (autograd::any_requires_grad(src)) {
-    const int64_t src_rows = src.size(0);
-    autograd::record<T, D>(gather ? "IndexSelectBackward0" : "IndexPutBackward0", out, {src},
-                           [index, src_rows, gather](const Tensor<T, D>& grad, const std::vector<bool>&) {
-                             return std::vector<Tensor<T, D>>{move_rows_op(grad, index, src_rows, !gather)};
+    autograd::record<T, D>(pack ? "MaskedPackBackward" : "MaskedUnpackBackward", out, {src},
+                           [at, pack](const Tensor<T, D>& grad, const std::vector<bool>&) {
+                             return std::vector<Tensor<T, D>>{move_positions_op(grad, at, !pack)};
                            });
   }
   return out;
@@ -269,19 +289,22 @@ class MaskedBatchNorm1d : public BatchNormBase<MaskedBatchNorm1d<T, D>, T, D> {
               "MaskedBatchNorm1d: the mask must have shape (N, L) = ", Shape{N, L}, " for input of shape ",
               input.shape(), ", got ", mask.shape());
     const std::vector<int64_t> flags = mask.contiguous().to_vector();
-    auto valid = std::make_shared<std::vector<int64_t>>();
+    auto at = std::make_shared<detail::MaskedPositions>();
+    at->N = N;
+    at->C = C;
+    at->L = L;
+    at->first.reserve(static_cast<size_t>(N) + 1);
     for (int64_t p = 0; p < N * L; ++p) {
+      if (p % L == 0) at->first.push_back(at->count());
       const int64_t v = flags[static_cast<size_t>(p)];
       HNN_CHECK(v == 0 || v == 1, "MaskedBatchNorm1d: mask values must be 0 (padding) or 1 (valid), got ", v,
                 " at [", p / L, ", ", p % L, "]");
-      if (v) valid->push_back(p);
+      if (v) at->position.push_back(p % L);
     }
-    // (N, C, L) -> (N*L, C) positions as rows -> the M valid rows -> batch norm -> back to (N, C, L).
-    auto rows = input.permute({0, 2, 1}).contiguous().reshape({N * L, C});
-    auto packed = detail::move_rows_op<T, D>(rows, valid, N * L, /*gather=*/true);
-    auto normalised = Base::forward(packed);
-    auto spread = detail::move_rows_op<T, D>(normalised, valid, N * L, /*gather=*/false);
-    return spread.reshape({N, L, C}).permute({0, 2, 1}).contiguous();
+    while (static_cast<int64_t>(at->first.size()) <= N) at->first.push_back(at->count());
+    // The M valid positions as (M, C) rows -> the batch-norm op -> back to (N, C, L), padding 0.
+    auto packed = detail::move_positions_op<T, D>(input, at, /*pack=*/true);
+    return detail::move_positions_op<T, D>(Base::forward(packed), at, /*pack=*/false);
   }
 };
 
@@ -295,9 +318,15 @@ template <class T, class D>
 std::shared_ptr<Module<T, D>> frozen_batch_norm(const BatchNormInterface<T, D>& bn, bool training) {
   std::shared_ptr<Module<T, D>> out;
   switch (bn.batch_norm_dims()) {
-    case 1: out = std::make_shared<FrozenBatchNorm1d<T, D>>(bn); break;
-    case 3: out = std::make_shared<FrozenBatchNorm3d<T, D>>(bn); break;
-    default: out = std::make_shared<FrozenBatchNorm2d<T, D>>(bn); break;
+    case 1:
+      out = std::make_shared<FrozenBatchNorm1d<T, D>>(bn);
+      break;
+    case 3:
+      out = std::make_shared<FrozenBatchNorm3d<T, D>>(bn);
+      break;
+    default:
+      out = std::make_shared<FrozenBatchNorm2d<T, D>>(bn);
+      break;
   }
   out->train(training);
   return out;
