@@ -13,6 +13,12 @@ template class hnn::AnyTensor<hnn::CPU>;
   template class hnn::nn::BatchNorm1d<T>;       \
   template class hnn::nn::BatchNorm2d<T>;       \
   template class hnn::nn::BatchNorm3d<T>;       \
+  template class hnn::nn::FrozenBatchNorm1d<T>; \
+  template class hnn::nn::FrozenBatchNorm2d<T>; \
+  template class hnn::nn::FrozenBatchNorm3d<T>; \
+  template class hnn::nn::GhostBatchNorm1d<T>;  \
+  template class hnn::nn::GhostBatchNorm2d<T>;  \
+  template class hnn::nn::MaskedBatchNorm1d<T>; \
   template class hnn::nn::Dropout<T>;           \
   template class hnn::nn::Flatten<T>;           \
   template class hnn::nn::ReLU<T>;              \
@@ -34,5 +40,8 @@ template class hnn::AnyTensor<hnn::CPU>;
 
 HNN_TIDY_MODULES(float)
 HNN_TIDY_MODULES(double)
+
+// Function templates the classes above do not reach.
+template hnn::nn::Module<float>& hnn::nn::utils::freeze_batch_norm(hnn::nn::Module<float>&);
 
 int main() { return 0; }
