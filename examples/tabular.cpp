@@ -52,14 +52,9 @@ Table from_csv(const std::string& path, const std::string& label) {
               " features)"};
 }
 
+/// The rows `index` of t (torch.index_select along dim 0).
 hnn::Tensor<float> rows(const hnn::Tensor<float>& t, const std::vector<int64_t>& index) {
-  hnn::Shape shape = t.shape();
-  shape[0] = static_cast<int64_t>(index.size());
-  auto out = hnn::empty<float>(shape);
-  const int64_t row = t.numel() / std::max<int64_t>(t.size(0), 1);
-  for (size_t i = 0; i < index.size(); ++i)
-    std::copy_n(t.data() + index[i] * row, row, out.data() + static_cast<int64_t>(i) * row);
-  return out;
+  return t.index_select(0, hnn::tensor<int64_t>(index));
 }
 
 nn::Sequential<float> make_model(int64_t inputs, bool classification) {

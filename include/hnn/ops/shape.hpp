@@ -1,8 +1,10 @@
 // Shape ops: reshape/view (one -1 allowed), flatten, transpose, permute, unsqueeze, squeeze, expand,
-// select, narrow (views sharing storage where the strides allow), cat and stack. Each op's backward sits
-// beside its forward. Depends on ops/copy.hpp, ops/creation.hpp.
+// select, narrow (views sharing storage where the strides allow), index_select (a copy), cat and stack. Each
+// op's backward sits beside its forward. Depends on ops/copy.hpp, ops/creation.hpp.
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -252,6 +254,92 @@ Tensor<T, D> Tensor<T, D>::select(int64_t d, int64_t index) const {
     full.select(at, index).copy_(g);
     return full;
   });
+}
+
+namespace detail {
+
+/// src viewed as (outer, m, inner) around dimension `dim`. select: out[o, k, :] = src[o, index[k], :], with
+/// m = index.size(); add: out (outer, n, inner) = 0, then out[o, index[k], :] += src[o, k, :] (repeated
+/// indices add up). Each is the other's adjoint. On a device the data goes through the host (there is no
+/// device gather kernel yet).
+template <class T, class D>
+Tensor<T, D> index_blocks(const Tensor<T, D>& src, int64_t dim, const std::vector<int64_t>& index, int64_t n,
+                          bool select) {
+  Shape shape = src.shape();
+  const int64_t m = shape[static_cast<size_t>(dim)], K = static_cast<int64_t>(index.size());
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < dim; ++k) outer *= shape[static_cast<size_t>(k)];
+  for (auto k = static_cast<size_t>(dim) + 1; k < shape.size(); ++k) inner *= shape[k];
+  shape[static_cast<size_t>(dim)] = select ? K : n;
+  auto host = src.detach().contiguous().template to<CPU>();
+  auto out = select ? Tensor<T, CPU>::empty(shape) : zeros<T, CPU>(shape);
+  const T* from = host.data();
+  T* to = out.data();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t i = index[static_cast<size_t>(k)];
+      if (select) {
+        std::copy_n(from + (o * m + i) * inner, inner, to + (o * K + k) * inner);
+      } else {
+        T* row = to + (o * n + i) * inner;
+        const T* add = from + (o * m + k) * inner;
+        for (int64_t j = 0; j < inner; ++j) row[j] += add[j];
+      }
+    }
+  if constexpr (is_cpu_v<D>)
+    return out;
+  else
+    return out.template to<D>();
+}
+
+/// index_blocks with autograd (IndexSelectBackward0: the gradient added back at the selected places).
+template <class T, class D>
+Tensor<T, D> index_blocks_op(const Tensor<T, D>& src, int64_t dim,
+                             std::shared_ptr<const std::vector<int64_t>> index, int64_t n, bool select) {
+  auto out = index_blocks(src, dim, *index, n, select);
+  if constexpr (std::is_floating_point_v<T>) {
+    if (autograd::any_requires_grad(src)) {
+      const int64_t m = src.size(dim);
+      autograd::record<T, D>(
+          select ? "IndexSelectBackward0" : "IndexAddBackward0", out, {src},
+          [dim, index, m, select](const Tensor<T, D>& grad, const std::vector<bool>&) {
+            return std::vector<Tensor<T, D>>{index_blocks_op(grad, dim, index, m, !select)};
+          });
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
+/// torch.index_select: the entries at `index` (a 1-D or 0-D Tensor<int64_t>) along `dim`, in the index's
+/// order, repeats allowed; a new tensor (not a view). Gradients add back at the selected places. Negative
+/// indices are out of range, as in PyTorch.
+template <class T, class D>
+Tensor<T, D> Tensor<T, D>::index_select(int64_t d, const Tensor<int64_t, D>& index) const {
+  HNN_CHECK(index.dim() <= 1, "index_select(): Index is supposed to be a vector, got an index of shape ",
+            index.shape());
+  if (dim() == 0) {  // as in PyTorch: a 0-D tensor takes index 0 along dim 0 (or -1) and stays 0-D
+    wrap_dim(d, 1);
+    HNN_CHECK(index.numel() == 1, "index_select(): a 0-D tensor takes an index of one element, got shape ",
+              index.shape());
+    return unsqueeze(0).index_select(0, index).reshape(Shape{});
+  }
+  const int64_t at = wrap_dim(d, dim());
+  const int64_t n = size(at);
+  auto values = std::make_shared<std::vector<int64_t>>(index.contiguous().to_vector());
+  for (size_t k = 0; k < values->size(); ++k) {
+    const int64_t i = (*values)[k];
+    HNN_CHECK(i >= 0 && i < n, "index_select(): index out of range in self: index[", k, "] = ", i,
+              " for dimension ", at, " of size ", n, " (shape ", shape(), ")");
+  }
+  return detail::index_blocks_op(*this, at, std::shared_ptr<const std::vector<int64_t>>(values), n, true);
+}
+
+/// The free-function spelling, torch.index_select(input, dim, index).
+template <class T, class D>
+Tensor<T, D> index_select(const Tensor<T, D>& input, int64_t dim, const Tensor<int64_t, D>& index) {
+  return input.index_select(dim, index);
 }
 
 /// Concatenates tensors along an existing dimension.

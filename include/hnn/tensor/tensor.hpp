@@ -195,6 +195,8 @@ class Tensor {
   Tensor expand(const Shape& shape) const;
   Tensor select(int64_t dim, int64_t index) const;
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
+  /// torch.index_select: a new tensor of the entries at `index` (1-D or 0-D) along `dim`, with autograd.
+  Tensor index_select(int64_t dim, const Tensor<int64_t, Device>& index) const;
   Tensor operator[](int64_t index) const { return select(0, index); }
 
   // ---- elementwise ------------------------------------------------------------------------------
