@@ -28,24 +28,27 @@ hnn::Tensor<T> evaluate(const hnn::test::ReferenceCase& c, const hnn::Tensor<T>&
   const std::string name = c.name();
   const auto reduction = hnn::reduction_from_string(c.param<std::string>("reduction"));
   hnn::Tensor<T> out, functional;
+  // Class weights (cross_entropy, nll_loss) or element weights (binary_cross_entropy), when the case has
+  // them.
+  const hnn::Tensor<T> weight = c.has("weight") ? c.tensor<T>("weight") : hnn::Tensor<T>();
   if (starts_with(name, "ce_")) {
     auto options = nn::CrossEntropyLossOptions().reduction(reduction).label_smoothing(
         c.param<double>("label_smoothing"));
     if (c.param<std::string>("kind") == "indices") {
       options.ignore_index(c.param<int64_t>("ignore_index"));
       auto target = c.tensor<int64_t>("target");
-      out = nn::CrossEntropyLoss(options)(x, target);
-      functional = F::cross_entropy(x.detach(), target, options);
+      out = nn::CrossEntropyLoss<T>(options, weight)(x, target);
+      functional = F::cross_entropy(x.detach(), target, options, weight);
     } else {
       auto target = c.tensor<T>("target");
-      out = nn::CrossEntropyLoss(options)(x, target);
-      functional = F::cross_entropy(x.detach(), target, options);
+      out = nn::CrossEntropyLoss<T>(options, weight)(x, target);
+      functional = F::cross_entropy(x.detach(), target, options, weight);
     }
   } else if (starts_with(name, "nll_")) {
     auto options = nn::NLLLossOptions(reduction).ignore_index(c.param<int64_t>("ignore_index"));
     auto target = c.tensor<int64_t>("target");
-    out = nn::NLLLoss(options)(x, target);
-    functional = F::nll_loss(x.detach(), target, options);
+    out = nn::NLLLoss<T>(options, weight)(x, target);
+    functional = F::nll_loss(x.detach(), target, options, weight);
   } else if (starts_with(name, "mse_")) {
     auto target = c.tensor<T>("target");
     out = nn::MSELoss(reduction)(x, target);
@@ -57,8 +60,8 @@ hnn::Tensor<T> evaluate(const hnn::test::ReferenceCase& c, const hnn::Tensor<T>&
     functional = F::binary_cross_entropy_with_logits(x.detach(), target, reduction, pos_weight);
   } else if (starts_with(name, "bce_")) {
     auto target = c.tensor<T>("target");
-    out = nn::BCELoss(reduction)(x, target);
-    functional = F::binary_cross_entropy(x.detach(), target, reduction);
+    out = nn::BCELoss<T>(reduction, weight)(x, target);
+    functional = F::binary_cross_entropy(x.detach(), target, reduction, weight);
   } else {
     FAIL("unknown loss case " << name);
   }
@@ -85,7 +88,7 @@ void replay(const std::string& name) {
 
 TEST_CASE("losses match PyTorch for every reduction and target kind (double, 1e-10)", "[loss][reference]") {
   const auto names = refs().names();
-  REQUIRE(names.size() == 51);
+  REQUIRE(names.size() == 78);
   for (const auto& name : names) {
     DYNAMIC_SECTION(name) { replay<double>(name); }
   }
@@ -276,4 +279,57 @@ TEST_CASE("large inputs (the parallel path under OpenMP) agree with the composit
   fused_bce.backward();
   expect_close(fused_bce, composite_bce.detach(), 1e-12, -1, "bce_with_logits");
   expect_close(a.grad(), a2.grad(), 1e-9, -1, "grad of bce_with_logits");
+}
+
+TEST_CASE("weighted losses: gradcheck in double, a weight of ones changes nothing, errors",
+          "[loss][gradcheck][errors]") {
+  hnn::Generator gen(19);
+  auto x = hnn::randn<double>({5, 4}, gen).requires_grad_(true);
+  auto target = hnn::tensor<int64_t>({0, 3, 1, 3, 2});
+  auto w = hnn::rand<double>({4}, gen) + 0.3;
+  auto probs = hnn::softmax(hnn::randn<double>({5, 4}, gen), 1);
+  auto p = hnn::rand<double>({5, 4}, gen) * 0.8 + 0.1;
+  auto y = hnn::rand<double>({5, 4}, gen);
+  for (auto reduction : {hnn::Reduction::Mean, hnn::Reduction::Sum, hnn::Reduction::None}) {
+    INFO("reduction " << static_cast<int>(reduction));
+    auto r = hnn::randn<double>({5}, gen);
+    auto reduce = [&](const hnn::Tensor<double>& out) {
+      return reduction == hnn::Reduction::None ? out * r : out;
+    };
+    auto ce = [&](const std::vector<hnn::Tensor<double>>& in) {
+      return reduce(F::cross_entropy(
+          in[0], target, nn::CrossEntropyLossOptions(reduction).label_smoothing(0.2).ignore_index(1), w));
+    };
+    CHECK(hnn::autograd::gradcheck<hnn::CPU>(ce, {x}));
+    auto ce_prob = [&](const std::vector<hnn::Tensor<double>>& in) {
+      return reduce(
+          F::cross_entropy(in[0], probs, nn::CrossEntropyLossOptions(reduction).label_smoothing(0.1), w));
+    };
+    CHECK(hnn::autograd::gradcheck<hnn::CPU>(ce_prob, {x}));
+    auto nll = [&](const std::vector<hnn::Tensor<double>>& in) {
+      return reduce(F::nll_loss(in[0], target, nn::NLLLossOptions(reduction), w));
+    };
+    CHECK(hnn::autograd::gradcheck<hnn::CPU>(nll, {x}));
+    auto r2 = hnn::randn<double>({5, 4}, gen);
+    auto bce = [&](const std::vector<hnn::Tensor<double>>& in) {
+      auto out = F::binary_cross_entropy(in[0], y, nn::BCELossOptions(reduction), w);
+      return reduction == hnn::Reduction::None ? out * r2 : out;
+    };
+    CHECK(hnn::autograd::gradcheck<hnn::CPU>(bce, {p.detach().requires_grad_(true)}));
+  }
+  // A weight of ones is no weight (class indices, smoothing and ignore_index included).
+  auto ones = hnn::ones<double>({4});
+  auto options = nn::CrossEntropyLossOptions().label_smoothing(0.1).ignore_index(3);
+  hnn::test::expect_close(F::cross_entropy(x.detach(), target, options, ones),
+                          F::cross_entropy(x.detach(), target, options), 1e-15, 1e-15, "ones");
+  // Errors: PyTorch's message for a wrongly sized class weight; a BCE weight that does not broadcast.
+  REQUIRE_THROWS_WITH(
+      nn::CrossEntropyLoss<double>({}, hnn::ones<double>({3}))(x, target),
+      Catch::Contains("weight tensor should be defined either for all 4 classes or no classes but got "
+                      "weight tensor of shape: [3]"));
+  REQUIRE_THROWS_WITH(F::nll_loss(x, target, {}, hnn::ones<double>({2, 2})),
+                      Catch::Contains("weight tensor should be defined either for all 4 classes"));
+  REQUIRE_THROWS_WITH(F::binary_cross_entropy(p, y, {}, hnn::ones<double>({3})),
+                      Catch::Contains("weight of shape [3] does not broadcast to the input's shape [5, 4]"));
+  CHECK(nn::CrossEntropyLoss<double>({}, w).weight().to_vector() == w.to_vector());
 }

@@ -8,14 +8,14 @@
 using hnn::Shape;
 using hnn::Tensor;
 
-TEMPLATE_TEST_CASE("index_select picks entries along any dim, in the index's order", "[ops][index_select]", float,
-                   double) {
+TEMPLATE_TEST_CASE("index_select picks entries along any dim, in the index's order", "[ops][index_select]",
+                   float, double) {
   using T = TestType;
   auto x = hnn::arange<T>(24).reshape({2, 3, 4});
   // torch.arange(24.).reshape(2, 3, 4).index_select(1, torch.tensor([2, 0, 2]))
   auto y = x.index_select(1, hnn::tensor<int64_t>({2, 0, 2}));
   CHECK(y.shape() == Shape{2, 3, 4});
-  CHECK(y.to_vector() == std::vector<T>{8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11,
+  CHECK(y.to_vector() == std::vector<T>{8,  9,  10, 11, 0,  1,  2,  3,  8,  9,  10, 11,
                                         20, 21, 22, 23, 12, 13, 14, 15, 20, 21, 22, 23});
   auto z = hnn::index_select(x, -1, hnn::tensor<int64_t>({3, 0}));
   CHECK(z.shape() == Shape{2, 3, 2});
@@ -42,7 +42,8 @@ TEMPLATE_TEST_CASE("index_select picks entries along any dim, in the index's ord
 
 TEST_CASE("index_select on int64 tensors", "[ops][index_select]") {
   auto labels = hnn::tensor<int64_t>({7, 8, 9, 10});
-  CHECK(labels.index_select(0, hnn::tensor<int64_t>({3, 3, 0})).to_vector() == std::vector<int64_t>{10, 10, 7});
+  CHECK(labels.index_select(0, hnn::tensor<int64_t>({3, 3, 0})).to_vector() ==
+        std::vector<int64_t>{10, 10, 7});
 }
 
 TEST_CASE("index_select gradients add up over repeated indices; gradcheck in double",
@@ -71,6 +72,7 @@ TEST_CASE("index_select errors name the index, the dim and the shape", "[ops][in
                       Catch::Contains("index[0] = -1 for dimension 1 of size 3 (shape [2, 3, 4])"));
   REQUIRE_THROWS_WITH(x.index_select(1, hnn::zeros<int64_t>({1, 1})),
                       Catch::Contains("Index is supposed to be a vector"));
-  REQUIRE_THROWS_WITH(x.index_select(3, hnn::tensor<int64_t>({0})), Catch::Contains("Dimension out of range"));
+  REQUIRE_THROWS_WITH(x.index_select(3, hnn::tensor<int64_t>({0})),
+                      Catch::Contains("Dimension out of range"));
   REQUIRE_THROWS_AS(x.index_select(3, hnn::tensor<int64_t>({0})), std::invalid_argument);
 }

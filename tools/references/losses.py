@@ -3,7 +3,9 @@
 cross_entropy with class indices (plain, label_smoothing, ignore_index, K-dim inputs, unbatched), with
 probability and one-hot targets (plain, label_smoothing, K-dim); nll_loss (plain, ignore_index);
 mse_loss; binary_cross_entropy with probabilities exactly 0 and 1 (the -100 log clamp) and near them;
-binary_cross_entropy_with_logits with |x| up to 100 and with pos_weight. For each: the output and the
+binary_cross_entropy_with_logits with |x| up to 100 and with pos_weight; class weights on cross_entropy
+(class indices with smoothing and ignore_index, K-dim, probabilities) and nll_loss, element weights on
+binary_cross_entropy (full shape and broadcast). For each: the output and the
 gradient of the input for loss = out (mean/sum) or sum(out * r) (none). Computed in double from
 float32-representable inputs; the C++ test runs them in float and double.
 """
@@ -128,3 +130,43 @@ def cases():
                     lambda u, v, r: F.binary_cross_entropy_with_logits(u, v, reduction=r, pos_weight=pw),
                     "F.binary_cross_entropy_with_logits(input, target, reduction='{reduction}', pos_weight=pw (4,))",
                     z, yz, {"kind": "values"}, {"pos_weight": pw})
+
+    # ---- class weights (issue 22): per-class weight on cross_entropy / nll_loss, per-element on BCE ---
+    # Appended last so that the cases above keep their random draws.
+    w5 = rand((5,), gen, 0.2, 3.0)
+    yield from emit("ce_idx_weight", lambda a, b, r: F.cross_entropy(a, b, weight=w5, reduction=r),
+                    "F.cross_entropy(input, target, weight=w (5,), reduction='{reduction}')", x, t,
+                    {"kind": "indices", "ignore_index": -100, "label_smoothing": 0.0}, {"weight": w5})
+    yield from emit("ce_idx_weight_ls_ignore",
+                    lambda a, b, r: F.cross_entropy(a, b, weight=w5, reduction=r, ignore_index=2,
+                                                    label_smoothing=0.2),
+                    "F.cross_entropy(input, target, weight=w, reduction='{reduction}', ignore_index=2, "
+                    "label_smoothing=0.2)", x, t,
+                    {"kind": "indices", "ignore_index": 2, "label_smoothing": 0.2}, {"weight": w5})
+    w4 = rand((4,), gen, 0.2, 3.0)
+    yield from emit("ce_idx_weight_kdim",
+                    lambda a, b, r: F.cross_entropy(a, b, weight=w4, reduction=r, label_smoothing=0.1),
+                    "F.cross_entropy(input (3,4,2,2), target (3,2,2), weight=w (4,), reduction='{reduction}', "
+                    "label_smoothing=0.1)", x4, t4,
+                    {"kind": "indices", "ignore_index": -100, "label_smoothing": 0.1}, {"weight": w4})
+    yield from emit("ce_prob_weight", lambda a, b, r: F.cross_entropy(a, b, weight=w5, reduction=r),
+                    "F.cross_entropy(input, probs, weight=w (5,), reduction='{reduction}')", x, probs,
+                    {"kind": "probabilities", "label_smoothing": 0.0}, {"weight": w5})
+    yield from emit("ce_prob_weight_ls",
+                    lambda a, b, r: F.cross_entropy(a, b, weight=w5, reduction=r, label_smoothing=0.3),
+                    "F.cross_entropy(input, probs, weight=w (5,), reduction='{reduction}', label_smoothing=0.3)",
+                    x, probs, {"kind": "probabilities", "label_smoothing": 0.3}, {"weight": w5})
+    yield from emit("nll_weight", lambda a, b, r: F.nll_loss(a, b, weight=w5, reduction=r),
+                    "F.nll_loss(log_probs, target, weight=w (5,), reduction='{reduction}')", logp, t,
+                    {"kind": "indices", "ignore_index": -100}, {"weight": w5})
+    yield from emit("nll_weight_ignore", lambda a, b, r: F.nll_loss(a, b, weight=w5, reduction=r, ignore_index=2),
+                    "F.nll_loss(log_probs, target, weight=w (5,), reduction='{reduction}', ignore_index=2)", logp,
+                    t, {"kind": "indices", "ignore_index": 2}, {"weight": w5})
+    wb = rand((2, 5), gen, 0.2, 3.0)
+    yield from emit("bce_weight", lambda u, v, r: F.binary_cross_entropy(u, v, weight=wb, reduction=r),
+                    "F.binary_cross_entropy(probs, target, weight=w (2, 5), reduction='{reduction}')", p, y,
+                    {"kind": "values"}, {"weight": wb})
+    wr = rand((5,), gen, 0.2, 3.0)
+    yield from emit("bce_weight_broadcast", lambda u, v, r: F.binary_cross_entropy(u, v, weight=wr, reduction=r),
+                    "F.binary_cross_entropy(probs, target, weight=w (5,) broadcast, reduction='{reduction}')", p,
+                    y, {"kind": "values"}, {"weight": wr})

@@ -5,9 +5,25 @@
 
 #include <ostream>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "hnn/core/device.hpp"
 #include "hnn/nn/functional/loss.hpp"
+
+namespace hnn::detail {
+
+/// A loss's weight tensor in the dtype of the input it meets (undefined stays undefined).
+template <class U, class T, class D>
+Tensor<U, D> loss_weight_as(const Tensor<T, D>& weight) {
+  if (!weight.defined()) return {};
+  if constexpr (std::is_same_v<U, T>)
+    return weight;
+  else
+    return weight.template cast<U>();
+}
+
+}  // namespace hnn::detail
 
 namespace hnn::nn {
 
@@ -37,24 +53,32 @@ template <class T = float, class D = CPU>
 class CrossEntropyLoss : public LossBase<CrossEntropyLoss<T, D>, CrossEntropyLossOptions> {
  public:
   static constexpr const char* class_name = "CrossEntropyLoss";
-  CrossEntropyLoss(CrossEntropyLossOptions options = {})  // NOLINT: implicit like libtorch options
-      : LossBase<CrossEntropyLoss, CrossEntropyLossOptions>(options) {}
+  /// weight: optional per-class weight (C), PyTorch's `weight`; with class indices Mean divides by the sum
+  /// of the targets' weights, with probability targets by the number of positions.
+  CrossEntropyLoss(CrossEntropyLossOptions options = {},
+                   Tensor<T, D> weight = {})  // NOLINT: implicit like libtorch
+      : LossBase<CrossEntropyLoss, CrossEntropyLossOptions>(options), weight_(std::move(weight)) {}
+  const Tensor<T, D>& weight() const { return weight_; }
 
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
     return hnn::detail::cross_entropy_indices(input, target, this->options_.reduction(),
                                               this->options_.ignore_index(), this->options_.label_smoothing(),
-                                              class_name);
+                                              class_name, hnn::detail::loss_weight_as<U>(weight_));
   }
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<U, D>& target) const {
     return hnn::detail::cross_entropy_probabilities(input, target, this->options_.reduction(),
-                                                    this->options_.label_smoothing(), class_name);
+                                                    this->options_.label_smoothing(), class_name,
+                                                    hnn::detail::loss_weight_as<U>(weight_));
   }
   template <class U, class V>
   Tensor<U, D> operator()(const Tensor<U, D>& input, const Tensor<V, D>& target) const {
     return forward(input, target);
   }
+
+ private:
+  Tensor<T, D> weight_;
 };
 
 /// Negative log likelihood of class-index targets given log-probabilities (N, C[, d...]).
@@ -62,16 +86,23 @@ template <class T = float, class D = CPU>
 class NLLLoss : public LossBase<NLLLoss<T, D>, NLLLossOptions> {
  public:
   static constexpr const char* class_name = "NLLLoss";
-  NLLLoss(NLLLossOptions options = {}) : LossBase<NLLLoss, NLLLossOptions>(std::move(options)) {}  // NOLINT
+  /// weight: optional per-class weight (C); Mean divides by the sum of the targets' weights.
+  NLLLoss(NLLLossOptions options = {}, Tensor<T, D> weight = {})  // NOLINT
+      : LossBase<NLLLoss, NLLLossOptions>(std::move(options)), weight_(std::move(weight)) {}
+  const Tensor<T, D>& weight() const { return weight_; }
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
     return hnn::detail::nll_loss_impl(input, target, this->options_.reduction(),
-                                      this->options_.ignore_index(), class_name);
+                                      this->options_.ignore_index(), class_name,
+                                      hnn::detail::loss_weight_as<U>(weight_));
   }
   template <class U>
   Tensor<U, D> operator()(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
     return forward(input, target);
   }
+
+ private:
+  Tensor<T, D> weight_;
 };
 
 /// Mean squared error (input - target)^2.
@@ -95,15 +126,23 @@ template <class T = float, class D = CPU>
 class BCELoss : public LossBase<BCELoss<T, D>, BCELossOptions> {
  public:
   static constexpr const char* class_name = "BCELoss";
-  BCELoss(BCELossOptions options = {}) : LossBase<BCELoss, BCELossOptions>(std::move(options)) {}  // NOLINT
+  /// weight: optional rescaling of each element's loss, broadcast against the input (PyTorch's `weight`);
+  /// Mean stays over the elements.
+  BCELoss(BCELossOptions options = {}, Tensor<T, D> weight = {})  // NOLINT
+      : LossBase<BCELoss, BCELossOptions>(std::move(options)), weight_(std::move(weight)) {}
+  const Tensor<T, D>& weight() const { return weight_; }
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<U, D>& target) const {
-    return hnn::detail::binary_cross_entropy_impl(input, target, this->options_.reduction(), class_name);
+    return hnn::detail::binary_cross_entropy_impl(input, target, this->options_.reduction(), class_name,
+                                                  hnn::detail::loss_weight_as<U>(weight_));
   }
   template <class U>
   Tensor<U, D> operator()(const Tensor<U, D>& input, const Tensor<U, D>& target) const {
     return forward(input, target);
   }
+
+ private:
+  Tensor<T, D> weight_;
 };
 
 /// Sigmoid + binary cross entropy in one stable expression; optional pos_weight (broadcast against the

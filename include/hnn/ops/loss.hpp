@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -136,16 +137,42 @@ inline int64_t check_class_targets(const int64_t* target, int64_t n, int64_t cla
   return count;
 }
 
+/// A per-class weight (C) as doubles, empty when undefined; PyTorch's message for any other shape.
+template <class T, class D>
+std::vector<double> class_weights(const Tensor<T, D>& weight, int64_t classes, const char* who) {
+  if (!weight.defined()) return {};
+  HNN_CHECK(weight.dim() == 1 && weight.numel() == classes, who,
+            ": weight tensor should be defined either for all ", classes,
+            " classes or no classes but got weight tensor of shape: ", weight.shape());
+  const auto values = weight.detach().contiguous().to_vector();
+  return std::vector<double>(values.begin(), values.end());
+}
+
+/// The Mean denominator of a class-weighted loss: the sum of the weights of the targets not ignored.
+inline double weighted_target_count(const int64_t* target, int64_t n, int64_t ignore_index,
+                                    const std::vector<double>& w) {
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (target[i] != ignore_index) total += w[static_cast<size_t>(target[i])];
+  return total;
+}
+
 /*
  * Cross entropy with class-index targets t and label smoothing eps over C classes, on logp = log_softmax(x):
  *   loss_i = -(1 - eps) * logp[t_i] - (eps / C) * sum_c logp[c]        (0 where t_i == ignore_index)
  *   dloss_i / dx_c = softmax(x)_c - (1 - eps) * [c == t_i] - eps / C
  * Mean divides by the number of targets that are not ignored (as nll_loss and PyTorch's smoothing term do).
+ * With a per-class weight w (PyTorch's `weight`):
+ *   loss_i = -(1 - eps) * w[t_i] * logp[t_i] - (eps / C) * sum_c w[c] * logp[c]
+ *   dloss_i / dx_c = softmax(x)_c * ((1 - eps) * w[t_i] + (eps / C) * sum w) - (1 - eps) * w[t_i] * [c ==
+ * t_i]
+ *                    - (eps / C) * w[c]
+ * and Mean divides by the sum of w[t_i] over the targets not ignored, as PyTorch does for both terms.
  */
 template <class T, class D>
 Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<int64_t, D>& target_in,
                                    Reduction reduction, int64_t ignore_index, double label_smoothing,
-                                   const char* who) {
+                                   const char* who, const Tensor<T, D>& weight = {}) {
   require_cpu_kernel<"cross_entropy", D>();
   static_assert(std::is_floating_point_v<T>, "cross_entropy needs floating point logits");
   const ClassLayout l = class_layout(input_in, who);
@@ -158,7 +185,13 @@ Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<in
   const Tensor<int64_t, D> target = target_in.contiguous();
   const int64_t P = l.positions(), C = l.classes, inner = l.inner;
   const int64_t* pt = target.data();
-  const double count = static_cast<double>(check_class_targets(pt, P, C, ignore_index, who));
+  double count = static_cast<double>(check_class_targets(pt, P, C, ignore_index, who));
+  // Class weights (empty: none), their sum, and the weighted Mean denominator.
+  const auto w = std::make_shared<const std::vector<double>>(class_weights(weight, C, who));
+  const bool weighted = !w->empty();
+  double weight_sum = 0;
+  for (const double v : *w) weight_sum += v;
+  if (weighted) count = weighted_target_count(pt, P, ignore_index, *w);
 
   auto logp = Tensor<T, D>::empty(input.shape());
   const T* px = input.data();
@@ -175,10 +208,13 @@ Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<in
         losses[static_cast<size_t>(p)] = 0.0;
         continue;
       }
-      double loss = -keep * static_cast<double>(plp[base + t * inner]);
+      const double wt = weighted ? (*w)[static_cast<size_t>(t)] : 1.0;
+      double loss = -keep * wt * static_cast<double>(plp[base + t * inner]);
       if (eps > 0) {
         double total = 0;
-        for (int64_t c = 0; c < C; ++c) total += static_cast<double>(plp[base + c * inner]);
+        for (int64_t c = 0; c < C; ++c)
+          total +=
+              (weighted ? (*w)[static_cast<size_t>(c)] : 1.0) * static_cast<double>(plp[base + c * inner]);
         loss -= smooth * total;
       }
       losses[static_cast<size_t>(p)] = loss;
@@ -186,46 +222,59 @@ Tensor<T, D> cross_entropy_indices(const Tensor<T, D>& input_in, const Tensor<in
   });
   Tensor<T, D> out = reduce_loss<T, D>(losses, target_shape, reduction, count);
   if (autograd::any_requires_grad(input_in))
-    autograd::record<T, D>("NllLossBackward0", out, {input_in},
-                           [logp, target, l, reduction, ignore_index, keep, smooth, count](
-                               const Tensor<T, D>& g, const std::vector<bool>&) {
-                             LossGradScale<T, D> scale(g, reduction, count);
-                             auto dx = Tensor<T, D>::empty(logp.shape());
-                             const T* plp = logp.data();
-                             const int64_t* pt = target.data();
-                             T* pd = dx.data();
-                             const int64_t C = l.classes, inner = l.inner;
-                             loss_parallel_for(l.positions(), 2 * C, [&](int64_t b, int64_t e) {
-                               for (int64_t p = b; p < e; ++p) {
-                                 const int64_t base = l.base(p), t = pt[p];
-                                 if (t == ignore_index) {
-                                   // PyTorch's log_softmax backward gives 0 - exp(logp) * 0 here: 0, or nan
-                                   // where the row's log-probabilities are nan (a nan or +inf logit), even
-                                   // though the row is ignored.
-                                   for (int64_t c = 0; c < C; ++c)
-                                     pd[base + c * inner] = T(0) - std::exp(plp[base + c * inner]) * T(0);
-                                   continue;
-                                 }
-                                 const T w = scale(p);
-                                 for (int64_t c = 0; c < C; ++c)
-                                   pd[base + c * inner] =
-                                       w * static_cast<T>(std::exp(plp[base + c * inner]) - smooth);
-                                 pd[base + t * inner] -= w * static_cast<T>(keep);
-                               }
-                             });
-                             return Grads<T, D>{dx};
-                           });
+    autograd::record<T, D>(
+        "NllLossBackward0", out, {input_in},
+        [logp, target, l, reduction, ignore_index, keep, smooth, count, w, weight_sum](
+            const Tensor<T, D>& g, const std::vector<bool>&) {
+          LossGradScale<T, D> scale(g, reduction, count);
+          auto dx = Tensor<T, D>::empty(logp.shape());
+          const T* plp = logp.data();
+          const int64_t* pt = target.data();
+          T* pd = dx.data();
+          const int64_t C = l.classes, inner = l.inner;
+          loss_parallel_for(l.positions(), 2 * C, [&](int64_t b, int64_t e) {
+            for (int64_t p = b; p < e; ++p) {
+              const int64_t base = l.base(p), t = pt[p];
+              if (t == ignore_index) {
+                // PyTorch's log_softmax backward gives 0 - exp(logp) * 0 here: 0, or nan
+                // where the row's log-probabilities are nan (a nan or +inf logit), even
+                // though the row is ignored.
+                for (int64_t c = 0; c < C; ++c)
+                  pd[base + c * inner] = T(0) - std::exp(plp[base + c * inner]) * T(0);
+                continue;
+              }
+              const T s = scale(p);
+              if (w->empty()) {
+                for (int64_t c = 0; c < C; ++c)
+                  pd[base + c * inner] = s * static_cast<T>(std::exp(plp[base + c * inner]) - smooth);
+                pd[base + t * inner] -= s * static_cast<T>(keep);
+                continue;
+              }
+              const double wt = (*w)[static_cast<size_t>(t)];
+              const double mass = keep * wt + smooth * weight_sum;
+              for (int64_t c = 0; c < C; ++c)
+                pd[base + c * inner] =
+                    s * static_cast<T>(static_cast<double>(std::exp(plp[base + c * inner])) * mass -
+                                       smooth * (*w)[static_cast<size_t>(c)]);
+              pd[base + t * inner] -= s * static_cast<T>(keep * wt);
+            }
+          });
+          return Grads<T, D>{dx};
+        });
   return out;
 }
 
 /*
  * Cross entropy with probability targets y (shaped like the logits), smoothed as y' = (1 - eps) y + eps / C:
  *   loss_i = -sum_c y'_c * logp_c,    dloss_i / dx_c = softmax(x)_c * sum_c' y'_c' - y'_c
- * Mean divides by the number of positions (N * d1 * ...), as PyTorch does.
+ * Mean divides by the number of positions (N * d1 * ...), as PyTorch does. With a per-class weight w:
+ *   loss_i = -sum_c w_c y'_c logp_c,  dloss_i / dx_c = softmax(x)_c * sum_c' w_c' y'_c' - w_c y'_c,
+ * and Mean still divides by the number of positions (PyTorch's rule for probability targets).
  */
 template <class T, class D>
 Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Tensor<T, D>& target_in,
-                                         Reduction reduction, double label_smoothing, const char* who) {
+                                         Reduction reduction, double label_smoothing, const char* who,
+                                         const Tensor<T, D>& weight = {}) {
   require_cpu_kernel<"cross_entropy", D>();
   static_assert(std::is_floating_point_v<T>, "cross_entropy needs floating point logits");
   const ClassLayout l = class_layout(input_in, who);
@@ -243,6 +292,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
     HNN_CHECK(!(py[i] < T(0)), who, ": target probabilities must be non-negative, got ", py[i],
               " at flat index ", i);
 
+  const auto w = std::make_shared<const std::vector<double>>(class_weights(weight, C, who));
+  auto class_weight = [w](int64_t c) { return w->empty() ? 1.0 : (*w)[static_cast<size_t>(c)]; };
   auto logp = Tensor<T, D>::empty(input.shape());
   const T* px = input.data();
   T* plp = logp.data();
@@ -255,7 +306,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
       double loss = 0;
       for (int64_t c = 0; c < C; ++c) {
         const int64_t at = base + c * inner;
-        loss -= (keep * static_cast<double>(py[at]) + smooth) * static_cast<double>(plp[at]);
+        loss -=
+            class_weight(c) * (keep * static_cast<double>(py[at]) + smooth) * static_cast<double>(plp[at]);
       }
       losses[static_cast<size_t>(p)] = loss;
     }
@@ -265,7 +317,8 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
   if (autograd::any_requires_grad(input_in))
     autograd::record<T, D>(
         "CrossEntropyLossBackward0", out, {input_in},
-        [logp, target, l, reduction, keep, smooth](const Tensor<T, D>& g, const std::vector<bool>&) {
+        [logp, target, l, reduction, keep, smooth, class_weight](const Tensor<T, D>& g,
+                                                                 const std::vector<bool>&) {
           LossGradScale<T, D> scale(g, reduction, static_cast<double>(l.positions()));
           auto dx = Tensor<T, D>::empty(logp.shape());
           const T* plp = logp.data();
@@ -277,11 +330,11 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
               const int64_t base = l.base(p);
               double mass = 0;
               for (int64_t c = 0; c < C; ++c)
-                mass += keep * static_cast<double>(py[base + c * inner]) + smooth;
+                mass += class_weight(c) * (keep * static_cast<double>(py[base + c * inner]) + smooth);
               const double w = static_cast<double>(scale(p));
               for (int64_t c = 0; c < C; ++c) {
                 const int64_t at = base + c * inner;
-                const double smoothed = keep * static_cast<double>(py[at]) + smooth;
+                const double smoothed = class_weight(c) * (keep * static_cast<double>(py[at]) + smooth);
                 // softmax in T, as PyTorch and the class-index backward have it: where it is exactly the
                 // target (a row of ties against a matching target) the gradient is exactly 0.
                 const double probability = static_cast<double>(std::exp(plp[at]));
@@ -294,10 +347,12 @@ Tensor<T, D> cross_entropy_probabilities(const Tensor<T, D>& input_in, const Ten
   return out;
 }
 
-/// nll_loss on log-probabilities: loss_i = -x[t_i] (0 where ignored); dloss_i / dx[t_i] = -1.
+/// nll_loss on log-probabilities: loss_i = -w[t_i] x[t_i] (0 where ignored; w = 1 without a weight);
+/// dloss_i / dx[t_i] = -w[t_i]; Mean divides by the sum of w[t_i] over the targets not ignored.
 template <class T, class D>
 Tensor<T, D> nll_loss_impl(const Tensor<T, D>& input_in, const Tensor<int64_t, D>& target_in,
-                           Reduction reduction, int64_t ignore_index, const char* who) {
+                           Reduction reduction, int64_t ignore_index, const char* who,
+                           const Tensor<T, D>& weight = {}) {
   require_cpu_kernel<"nll_loss", D>();
   static_assert(std::is_floating_point_v<T>, "nll_loss needs floating point log-probabilities");
   const ClassLayout l = class_layout(input_in, who);
@@ -308,23 +363,34 @@ Tensor<T, D> nll_loss_impl(const Tensor<T, D>& input_in, const Tensor<int64_t, D
   const Tensor<int64_t, D> target = target_in.contiguous();
   const int64_t P = l.positions();
   const int64_t* pt = target.data();
-  const double count = static_cast<double>(check_class_targets(pt, P, l.classes, ignore_index, who));
+  double count = static_cast<double>(check_class_targets(pt, P, l.classes, ignore_index, who));
+  const auto w = class_weights(weight, l.classes, who);
+  if (!w.empty()) count = weighted_target_count(pt, P, ignore_index, w);
+  // The weight of each position's target (1 without a weight, 0 where ignored).
+  auto target_weight = std::make_shared<std::vector<double>>(static_cast<size_t>(P), 0.0);
+  for (int64_t p = 0; p < P; ++p)
+    if (pt[p] != ignore_index)
+      (*target_weight)[static_cast<size_t>(p)] = w.empty() ? 1.0 : w[static_cast<size_t>(pt[p])];
   const T* px = input.data();
   std::vector<double> losses(static_cast<size_t>(P));
   for (int64_t p = 0; p < P; ++p)
-    losses[static_cast<size_t>(p)] =
-        pt[p] == ignore_index ? 0.0 : -static_cast<double>(px[l.base(p) + pt[p] * l.inner]);
+    losses[static_cast<size_t>(p)] = pt[p] == ignore_index
+                                         ? 0.0
+                                         : -(*target_weight)[static_cast<size_t>(p)] *
+                                               static_cast<double>(px[l.base(p) + pt[p] * l.inner]);
   Tensor<T, D> out = reduce_loss<T, D>(losses, target_shape, reduction, count);
   if (autograd::any_requires_grad(input_in))
     autograd::record<T, D>("NllLossBackward0", out, {input_in},
-                           [shape = input.shape(), target, l, reduction, ignore_index, count](
+                           [shape = input.shape(), target, l, reduction, ignore_index, count, target_weight](
                                const Tensor<T, D>& g, const std::vector<bool>&) {
                              LossGradScale<T, D> scale(g, reduction, count);
                              auto dx = zeros<T, D>(shape);
                              T* pd = dx.data();
                              const int64_t* pt = target.data();
                              for (int64_t p = 0; p < l.positions(); ++p)
-                               if (pt[p] != ignore_index) pd[l.base(p) + pt[p] * l.inner] = -scale(p);
+                               if (pt[p] != ignore_index)
+                                 pd[l.base(p) + pt[p] * l.inner] =
+                                     -scale(p) * static_cast<T>((*target_weight)[static_cast<size_t>(p)]);
                              return Grads<T, D>{dx};
                            });
   return out;
@@ -430,10 +496,27 @@ Tensor<T, D> mse_loss_impl(const Tensor<T, D>& input, const Tensor<T, D>& target
       });
 }
 
+/// weight (optional) broadcast to the input's shape, contiguous; the message names `what`.
+template <class T, class D>
+Tensor<T, D> broadcast_weight(const Tensor<T, D>& weight, const Tensor<T, D>& input, const char* what,
+                              const char* who) {
+  if (!weight.defined()) return {};
+  bool broadcasts = weight.dim() <= input.dim();
+  for (int64_t d = 1; broadcasts && d <= weight.dim(); ++d)
+    broadcasts = weight.size(-d) == 1 || weight.size(-d) == input.size(-d);
+  HNN_CHECK(broadcasts, who, ": ", what, " of shape ", weight.shape(),
+            " does not broadcast to the input's shape ", input.shape());
+  return weight.detach().expand(input.shape()).contiguous();
+}
+
 template <class T, class D>
 Tensor<T, D> binary_cross_entropy_impl(const Tensor<T, D>& input, const Tensor<T, D>& target,
-                                       Reduction reduction, const char* who) {
+                                       Reduction reduction, const char* who,
+                                       const Tensor<T, D>& weight = {}) {
   check_same_shape(input, target, who);
+  // weight rescales each element's loss (and gradient); Mean stays over the elements.
+  const Tensor<T, D> wt = broadcast_weight(weight, input, "weight", who);
+  const T* pw = wt.defined() ? wt.data() : nullptr;
   {
     const Tensor<T, D> x = input.detach().contiguous();
     const T* px = x.data();
@@ -447,12 +530,15 @@ Tensor<T, D> binary_cross_entropy_impl(const Tensor<T, D>& input, const Tensor<T
   // x = y = 0) whether or not the compiler fuses it into FMAs: -(a + b) fused as -a - b turns -0 into +0.
   return pointwise_loss(
       "BinaryCrossEntropyBackward0", input, target, reduction, false,
-      [](double x, double y, int64_t) {
+      [pw](double x, double y, int64_t i) {
         const double log_x = std::max(std::log(x), -100.0), log_1mx = std::max(std::log1p(-x), -100.0);
-        return (y - 1.0) * log_1mx - y * log_x;
+        const double loss = (y - 1.0) * log_1mx - y * log_x;
+        return pw ? static_cast<double>(pw[i]) * loss : loss;
       },
-      [](double x, double y, int64_t, double& gx, double&) {
+      // wt (the tensor) is captured by value so its storage outlives the forward call.
+      [wt, pw](double x, double y, int64_t i, double& gx, double&) {
         gx = (x - y) / std::max(x * (1.0 - x), static_cast<double>(1e-12f));
+        if (pw) gx *= static_cast<double>(pw[i]);
       });
 }
 
@@ -463,15 +549,7 @@ Tensor<T, D> bce_with_logits_impl(const Tensor<T, D>& input, const Tensor<T, D>&
   // With log_weight = 1 + (pos_weight - 1) y and softplus(-x) = max(-x, 0) + log1p(exp(-|x|)):
   //   loss = (1 - y) x + log_weight * softplus(-x)          (= max(x,0) - x y + log1p(exp(-|x|)) for pw = 1)
   //   dloss/dx = log_weight * sigmoid(x) - pos_weight * y
-  Tensor<T, D> pw;
-  if (pos_weight.defined()) {
-    bool broadcasts = pos_weight.dim() <= input.dim();
-    for (int64_t d = 1; broadcasts && d <= pos_weight.dim(); ++d)
-      broadcasts = pos_weight.size(-d) == 1 || pos_weight.size(-d) == input.size(-d);
-    HNN_CHECK(broadcasts, who, ": pos_weight of shape ", pos_weight.shape(),
-              " does not broadcast to the input's shape ", input.shape());
-    pw = pos_weight.detach().expand(input.shape()).contiguous();
-  }
+  const Tensor<T, D> pw = broadcast_weight(pos_weight, input, "pos_weight", who);
   const T* ppw = pw.defined() ? pw.data() : nullptr;
   auto softplus_neg = [](double x) { return std::max(-x, 0.0) + std::log1p(std::exp(-std::abs(x))); };
   auto sigmoid = [](double x) {

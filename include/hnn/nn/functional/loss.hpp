@@ -88,25 +88,30 @@ class BCEWithLogitsLossOptions : public ReductionOptions<BCEWithLogitsLossOption
 
 namespace hnn::nn::functional {
 
-/// F.cross_entropy(input, target) with class-index targets (input (N, C[, d...]) or (C)).
+/// F.cross_entropy(input, target, weight=weight) with class-index targets (input (N, C[, d...]) or (C));
+/// weight (C) optional.
 template <class T, class D>
 Tensor<T, D> cross_entropy(const Tensor<T, D>& input, const Tensor<int64_t, D>& target,
-                           const CrossEntropyLossOptions& options = {}) {
+                           const CrossEntropyLossOptions& options = {},
+                           const std::type_identity_t<Tensor<T, D>>& weight = {}) {
   return hnn::detail::cross_entropy_indices(input, target, options.reduction(), options.ignore_index(),
-                                            options.label_smoothing(), "cross_entropy");
+                                            options.label_smoothing(), "cross_entropy", weight);
 }
 /// F.cross_entropy(input, target) with probability / one-hot targets shaped like the input.
 template <class T, class D>
 Tensor<T, D> cross_entropy(const Tensor<T, D>& input, const Tensor<T, D>& target,
-                           const CrossEntropyLossOptions& options = {}) {
+                           const CrossEntropyLossOptions& options = {},
+                           const std::type_identity_t<Tensor<T, D>>& weight = {}) {
   return hnn::detail::cross_entropy_probabilities(input, target, options.reduction(),
-                                                  options.label_smoothing(), "cross_entropy");
+                                                  options.label_smoothing(), "cross_entropy", weight);
 }
-/// F.nll_loss(input, target): input holds log-probabilities.
+/// F.nll_loss(input, target, weight=weight): input holds log-probabilities; weight (C) optional.
 template <class T, class D>
 Tensor<T, D> nll_loss(const Tensor<T, D>& input, const Tensor<int64_t, D>& target,
-                      const NLLLossOptions& options = {}) {
-  return hnn::detail::nll_loss_impl(input, target, options.reduction(), options.ignore_index(), "nll_loss");
+                      const NLLLossOptions& options = {},
+                      const std::type_identity_t<Tensor<T, D>>& weight = {}) {
+  return hnn::detail::nll_loss_impl(input, target, options.reduction(), options.ignore_index(), "nll_loss",
+                                    weight);
 }
 /// F.mse_loss(input, target).
 template <class T, class D>
@@ -114,11 +119,14 @@ Tensor<T, D> mse_loss(const Tensor<T, D>& input, const Tensor<T, D>& target,
                       const MSELossOptions& options = {}) {
   return hnn::detail::mse_loss_impl(input, target, options.reduction(), "mse_loss");
 }
-/// F.binary_cross_entropy(input, target): input probabilities in [0, 1].
+/// F.binary_cross_entropy(input, target, weight=weight): input probabilities in [0, 1]; weight optional,
+/// broadcast against the input.
 template <class T, class D>
 Tensor<T, D> binary_cross_entropy(const Tensor<T, D>& input, const Tensor<T, D>& target,
-                                  const BCELossOptions& options = {}) {
-  return hnn::detail::binary_cross_entropy_impl(input, target, options.reduction(), "binary_cross_entropy");
+                                  const BCELossOptions& options = {},
+                                  const std::type_identity_t<Tensor<T, D>>& weight = {}) {
+  return hnn::detail::binary_cross_entropy_impl(input, target, options.reduction(), "binary_cross_entropy",
+                                                weight);
 }
 /// F.binary_cross_entropy_with_logits(input, target, pos_weight=pos_weight); undefined pos_weight = none.
 template <class T, class D>
