@@ -10,6 +10,7 @@
 #include "hnn/data/dataset.hpp"
 #include "hnn/data/idx.hpp"
 #include "hnn/data/mnist.hpp"
+#include "hnn/data/preprocessing.hpp"
 #include "hnn/data/sampler.hpp"
 #include "hnn/data/split.hpp"
 #include "hnn/data/tensor_dataset.hpp"
