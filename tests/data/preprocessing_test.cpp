@@ -29,7 +29,8 @@ std::string suffix() {
 /// Per column: |a - e| <= tol * (|e| + column scale), the column scale being max |e| in that column (a 1e6
 /// column must not loosen the others), NaN matching NaN.
 template <class T>
-void expect_columns(const Tensor<T>& actual, const Tensor<double>& expected, double tol, const std::string& what) {
+void expect_columns(const Tensor<T>& actual, const Tensor<double>& expected, double tol,
+                    const std::string& what) {
   INFO(what);
   REQUIRE(actual.shape() == expected.shape());
   const int64_t cols = expected.dim() == 2 ? expected.size(1) : expected.numel();
@@ -115,28 +116,34 @@ TEST_CASE("LabelEncoder matches scikit-learn's classes and codes", "[data][prepr
   CHECK(encoder.inverse_transform(codes) == labels);
 }
 
-TEST_CASE("preprocessing errors name the estimator, the shape and the value", "[data][preprocessing][errors]") {
+TEST_CASE("preprocessing errors name the estimator, the shape and the value",
+          "[data][preprocessing][errors]") {
   hnn::data::StandardScaler<double> scaler;
   REQUIRE_THROWS_WITH(scaler.transform(hnn::zeros<double>({2, 3})),
                       Catch::Contains("This StandardScaler instance is not fitted yet"));
   REQUIRE_THROWS_AS(scaler.transform(hnn::zeros<double>({2, 3})), std::runtime_error);
-  REQUIRE_THROWS_WITH(scaler.fit(hnn::zeros<double>({6})),
-                      Catch::Contains("StandardScaler.fit: expected a 2-D tensor (samples, features), got shape [6]"));
-  REQUIRE_THROWS_WITH(scaler.fit(hnn::zeros<double>({0, 3})), Catch::Contains("Found array with 0 sample(s)"));
+  REQUIRE_THROWS_WITH(
+      scaler.fit(hnn::zeros<double>({6})),
+      Catch::Contains("StandardScaler.fit: expected a 2-D tensor (samples, features), got shape [6]"));
+  REQUIRE_THROWS_WITH(scaler.fit(hnn::zeros<double>({0, 3})),
+                      Catch::Contains("Found array with 0 sample(s)"));
   auto bad = hnn::zeros<double>({3, 2});
   bad.data()[3] = INFINITY;
   REQUIRE_THROWS_WITH(scaler.fit(bad), Catch::Contains("input contains infinity at [1, 1]"));
   scaler.fit(hnn::randn<double>({5, 3}));
-  REQUIRE_THROWS_WITH(scaler.transform(hnn::zeros<double>({2, 4})),
-                      Catch::Contains("X has 4 features, but StandardScaler is expecting 3 features as input."));
+  REQUIRE_THROWS_WITH(
+      scaler.transform(hnn::zeros<double>({2, 4})),
+      Catch::Contains("X has 4 features, but StandardScaler is expecting 3 features as input."));
   hnn::data::MinMaxScaler<float> minmax;
   REQUIRE_THROWS_WITH(minmax.inverse_transform(hnn::zeros<float>({2, 3})),
                       Catch::Contains("This MinMaxScaler instance is not fitted yet"));
   minmax.fit(hnn::randn<float>({4, 2}));
-  REQUIRE_THROWS_WITH(minmax.transform(hnn::zeros<float>({4, 3})),
-                      Catch::Contains("X has 3 features, but MinMaxScaler is expecting 2 features as input."));
+  REQUIRE_THROWS_WITH(
+      minmax.transform(hnn::zeros<float>({4, 3})),
+      Catch::Contains("X has 3 features, but MinMaxScaler is expecting 2 features as input."));
   hnn::data::LabelEncoder encoder;
-  REQUIRE_THROWS_WITH(encoder.transform({"a"}), Catch::Contains("This LabelEncoder instance is not fitted yet"));
+  REQUIRE_THROWS_WITH(encoder.transform({"a"}),
+                      Catch::Contains("This LabelEncoder instance is not fitted yet"));
   encoder.fit({"cat", "dog"});
   REQUIRE_THROWS_WITH(encoder.transform({"dog", "emu", "ant", "emu"}),
                       Catch::Contains("y contains previously unseen labels: ['ant', 'emu']"));
@@ -144,7 +151,8 @@ TEST_CASE("preprocessing errors name the estimator, the shape and the value", "[
                       Catch::Contains("y contains previously unseen labels: [2] (2 classes)"));
 }
 
-TEST_CASE("a scaler fitted on a training fold leaves the held-out fold's statistics alone", "[data][preprocessing]") {
+TEST_CASE("a scaler fitted on a training fold leaves the held-out fold's statistics alone",
+          "[data][preprocessing]") {
   // The k-fold rule: fit on the training rows only, apply the same map to the validation rows.
   auto x = hnn::arange<double>(12).reshape({6, 2});
   auto fit_rows = x.index_select(0, hnn::tensor<int64_t>({0, 1, 2, 3}));

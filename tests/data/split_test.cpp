@@ -168,3 +168,23 @@ TEST_CASE("KFold and StratifiedKFold reject impossible splits", "[data][split]")
   CHECK(train == std::vector<int64_t>{0, 1});
   CHECK(test == std::vector<int64_t>{2, 3});
 }
+
+TEST_CASE("to_tensors materialises a subset or a fold as (data, target) tensors", "[data][split]") {
+  auto data = hnn::arange<float>(20).reshape({10, 2});
+  auto targets = hnn::arange<int64_t>(10);
+  hnn::data::TensorDataset<float, int64_t> dataset(data, targets);
+  hnn::data::Subset<float, int64_t> subset(dataset, {7, 2, 2, 9});
+  const auto all = hnn::data::to_tensors(subset);
+  CHECK(all.data.shape() == hnn::Shape{4, 2});
+  CHECK(all.data.to_vector() == std::vector<float>{14, 15, 4, 5, 4, 5, 18, 19});
+  CHECK(all.target.to_vector() == std::vector<int64_t>{7, 2, 2, 9});
+  // The same rows as index_select on the full tensors.
+  const auto index = hnn::tensor<int64_t>({7, 2, 2, 9});
+  CHECK(all.data.to_vector() == data.index_select(0, index).to_vector());
+  // A k-fold's held-out part.
+  const auto folds = hnn::data::KFold(5).split(dataset.size());
+  hnn::data::Subset<float, int64_t> held_out(dataset, folds[1].test);
+  CHECK(hnn::data::to_tensors(held_out).target.to_vector() == std::vector<int64_t>{2, 3});
+  hnn::data::Subset<float, int64_t> empty(dataset, {});
+  REQUIRE_THROWS_WITH(hnn::data::to_tensors(empty), Catch::Contains("the dataset is empty (0 samples)"));
+}

@@ -165,4 +165,15 @@ template <detail::AnyDataset DS>
 Subset(DS&&, std::vector<int64_t>)
     -> Subset<typename std::decay_t<DS>::data_type, typename std::decay_t<DS>::target_type>;
 
+/// Every sample of `dataset` (a Subset, a fold, a MapDataset with its transforms applied, ...) as one
+/// (data, target) pair of tensors, stacked along a new leading dimension in the dataset's order: a held-out
+/// fold as tensors for evaluation, or a training fold as the table a scaler fits. Refuses an empty dataset.
+template <class T, class Target>
+Example<T, Target> to_tensors(const Dataset<T, Target>& dataset) {
+  HNN_CHECK(dataset.size() > 0, "hnn::data::to_tensors: the dataset is empty (0 samples)");
+  std::vector<int64_t> all(static_cast<size_t>(dataset.size()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  return dataset.get_batch(all);
+}
+
 }  // namespace hnn::data

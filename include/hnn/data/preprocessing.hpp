@@ -22,7 +22,8 @@ namespace detail {
 /// The (rows, columns) of a 2-D tensor, or a message naming the estimator and the shape.
 template <class T, class D>
 void check_table(const Tensor<T, D>& x, const char* who, const char* call) {
-  HNN_CHECK(x.dim() == 2, who, ".", call, ": expected a 2-D tensor (samples, features), got shape ", x.shape());
+  HNN_CHECK(x.dim() == 2, who, ".", call, ": expected a 2-D tensor (samples, features), got shape ",
+            x.shape());
 }
 
 [[noreturn]] inline void not_fitted(const char* who) {
@@ -43,7 +44,8 @@ std::vector<T> finite_or_nan(const Tensor<T, D>& x, const char* who, const char*
   const int64_t cols = x.size(1);
   for (size_t i = 0; i < values.size(); ++i)
     HNN_CHECK(!std::isinf(values[i]), who, ".", call, ": input contains infinity at [",
-              static_cast<int64_t>(i) / std::max<int64_t>(cols, 1), ", ", static_cast<int64_t>(i) % std::max<int64_t>(cols, 1), "]");
+              static_cast<int64_t>(i) / std::max<int64_t>(cols, 1), ", ",
+              static_cast<int64_t>(i) % std::max<int64_t>(cols, 1), "]");
   return values;
 }
 
@@ -97,8 +99,9 @@ class StandardScaler {
         correction += v - mean;
         squares += (v - mean) * (v - mean);
       }
-      const double var = n ? (squares - correction * correction / static_cast<double>(n)) / static_cast<double>(n)
-                           : std::numeric_limits<double>::quiet_NaN();
+      const double var =
+          n ? (squares - correction * correction / static_cast<double>(n)) / static_cast<double>(n)
+            : std::numeric_limits<double>::quiet_NaN();
       const auto k = static_cast<size_t>(c);
       mean_[k] = mean;
       var_[k] = var;
@@ -288,12 +291,15 @@ class LabelEncoder {
       std::sort(unseen.begin(), unseen.end());
       std::string list;
       for (const auto& u : unseen) list += (list.empty() ? "'" : ", '") + u + "'";
-      throw std::invalid_argument("LabelEncoder.transform: y contains previously unseen labels: [" + list + "]");
+      throw std::invalid_argument("LabelEncoder.transform: y contains previously unseen labels: [" + list +
+                                  "]");
     }
     return tensor<int64_t>(codes, {static_cast<int64_t>(codes.size())});
   }
 
-  Tensor<int64_t> fit_transform(const std::vector<std::string>& labels) { return fit(labels).transform(labels); }
+  Tensor<int64_t> fit_transform(const std::vector<std::string>& labels) {
+    return fit(labels).transform(labels);
+  }
 
   std::vector<std::string> inverse_transform(const Tensor<int64_t>& codes) const {
     if (classes_.empty()) detail::not_fitted("LabelEncoder");
@@ -302,8 +308,8 @@ class LabelEncoder {
     std::vector<std::string> out;
     for (const int64_t code : codes.contiguous().to_vector()) {
       HNN_CHECK(code >= 0 && code < static_cast<int64_t>(classes_.size()),
-                "LabelEncoder.inverse_transform: y contains previously unseen labels: [", code, "] (", classes_.size(),
-                " classes)");
+                "LabelEncoder.inverse_transform: y contains previously unseen labels: [", code, "] (",
+                classes_.size(), " classes)");
       out.push_back(classes_[static_cast<size_t>(code)]);
     }
     return out;
