@@ -36,7 +36,9 @@ template class hnn::AnyTensor<hnn::CPU>;
   template class hnn::nn::BCEWithLogitsLoss<T>; \
   template class hnn::optim::SGD<T>;            \
   template class hnn::optim::Adam<T>;           \
-  template class hnn::optim::AdamW<T>;
+  template class hnn::optim::AdamW<T>;          \
+  template class hnn::data::StandardScaler<T>;  \
+  template class hnn::data::MinMaxScaler<T>;
 
 HNN_TIDY_MODULES(float)
 HNN_TIDY_MODULES(double)

@@ -88,7 +88,7 @@ class NLLLoss : public LossBase<NLLLoss<T, D>, NLLLossOptions> {
   static constexpr const char* class_name = "NLLLoss";
   /// weight: optional per-class weight (C); Mean divides by the sum of the targets' weights.
   NLLLoss(NLLLossOptions options = {}, Tensor<T, D> weight = {})  // NOLINT
-      : LossBase<NLLLoss, NLLLossOptions>(std::move(options)), weight_(std::move(weight)) {}
+      : LossBase<NLLLoss, NLLLossOptions>(options), weight_(std::move(weight)) {}
   const Tensor<T, D>& weight() const { return weight_; }
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<int64_t, D>& target) const {
@@ -129,7 +129,7 @@ class BCELoss : public LossBase<BCELoss<T, D>, BCELossOptions> {
   /// weight: optional rescaling of each element's loss, broadcast against the input (PyTorch's `weight`);
   /// Mean stays over the elements.
   BCELoss(BCELossOptions options = {}, Tensor<T, D> weight = {})  // NOLINT
-      : LossBase<BCELoss, BCELossOptions>(std::move(options)), weight_(std::move(weight)) {}
+      : LossBase<BCELoss, BCELossOptions>(options), weight_(std::move(weight)) {}
   const Tensor<T, D>& weight() const { return weight_; }
   template <class U>
   Tensor<U, D> forward(const Tensor<U, D>& input, const Tensor<U, D>& target) const {
