@@ -5,7 +5,9 @@
 // double, gradchecks in double, and the errors.
 #include <catch2/catch.hpp>
 #include <hnn/hnn.hpp>
+#ifdef HNN_WITH_MPI  // SyncBatchNorm needs MPI's headers (the sanitizer builds go without)
 #include <hnn/nn/sync_batch_norm.hpp>
+#endif
 #include <string>
 #include <vector>
 
@@ -208,8 +210,10 @@ TEST_CASE("freeze_batch_norm: affine=False, SyncBatchNorm, nesting and refusals"
     auto& bn = model.get<nn::BatchNorm2d<float>>(1);
     randomise<float>(bn, gen);
   }
+#ifdef HNN_WITH_MPI
   nn::convert_sync_batchnorm(model);  // BatchNorm2d/3d -> SyncBatchNorm, remembering their rank
   CHECK(model[1].name() == "SyncBatchNorm");
+#endif
   nn::utils::freeze_batch_norm(model);
   CHECK(model[1].repr() == "FrozenBatchNorm2d(3, eps=0.001)");
   CHECK(model[3].name() == "FrozenBatchNorm3d");
@@ -217,10 +221,12 @@ TEST_CASE("freeze_batch_norm: affine=False, SyncBatchNorm, nesting and refusals"
   auto& frozen1d = nested.get<nn::FrozenBatchNorm1d<float>>(1);
   CHECK(frozen1d.weight().to_vector() == std::vector<float>(4, 1.0f));
   CHECK(frozen1d.bias().to_vector() == std::vector<float>(4, 0.0f));
+#ifdef HNN_WITH_MPI
   // A SyncBatchNorm built directly becomes FrozenBatchNorm2d, as in detectron2.
   nn::Sequential<float> sync{nn::SyncBatchNorm<float>(2)};
   nn::utils::freeze_batch_norm(sync);
   CHECK(sync[0].name() == "FrozenBatchNorm2d");
+#endif
   // Ghost batch norms freeze to their rank; masked ones stay.
   nn::Sequential<float> mixed{nn::GhostBatchNorm1d<float>(4, 2), nn::MaskedBatchNorm1d<float>(4)};
   nn::utils::freeze_batch_norm(mixed);
