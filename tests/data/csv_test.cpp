@@ -1,8 +1,11 @@
-// hnn::data::CSVDataset on files the test writes: header detection and override, label column by index
-// (negative from the end) or name, string labels encoded like sklearn's LabelEncoder, regression targets,
-// quoting, and the errors: empty file, ragged rows, non-numeric cells, unknown label column; labels found
-// by fuzzing (tests/fuzz/regressions/csv): past int64, NaN.
+// hnn::data::CSVDataset and read_csv on files the test writes: header detection and override, label column
+// by index (negative from the end) or name, string labels encoded like sklearn's LabelEncoder, regression
+// targets, quoting (across lines too), skip_rows and count lines, comments, na_values, whitespace
+// delimiters, gzip (or the no-zlib error), features and targets from two files or tensors, one-hot text
+// columns as pandas.get_dummies makes them, and the errors: empty file, ragged rows, non-numeric cells,
+// unknown label column; labels found by fuzzing (tests/fuzz/regressions/csv): past int64, NaN.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +15,10 @@
 #include <utility>
 #include <vector>
 
+#ifdef HNN_WITH_ZLIB
+#include <zlib.h>
+#endif
+
 namespace fs = std::filesystem;
 using hnn::data::CSVDataset;
 using hnn::data::CSVOptions;
@@ -20,6 +27,12 @@ namespace {
 
 std::string write_csv(const std::string& name, const std::string& text) {
   const fs::path path = fs::current_path() / ("csv_test_" + name + ".csv");
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  return path.string();
+}
+
+std::string write_file(const std::string& name, const std::string& text) {
+  const fs::path path = fs::current_path() / ("csv_test_" + name);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   return path.string();
 }
@@ -34,6 +47,24 @@ template <class DS>
 std::string error_of(const std::string& path, const CSVOptions& options = CSVOptions()) {
   try {
     DS dataset(path, options);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string error_of2(const std::string& features, const std::string& targets) {
+  try {
+    CSVDataset<float, float> dataset(features, targets, CSVOptions().delimiter(' '));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string read_error(const std::string& path, const CSVOptions& options = CSVOptions()) {
+  try {
+    (void)hnn::data::read_csv<double>(path, options);
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -173,4 +204,194 @@ TEST_CASE("CSVDataset handles the labels found by fuzzing: int64 overflow and Na
     CHECK(dataset.classes() == std::vector<std::string>{"1", "3", "nan"});
     CHECK(dataset.targets().to_vector() == std::vector<int64_t>{2, 1, 0, 2});
   }
+}
+
+TEST_CASE("skip_rows skips scikit-learn's count line; a row holding a number is never a header",
+          "[data][csv]") {
+  // breast_cancer.csv's shape: "569,30,malignant,benign" then rows of 30 features and a class.
+  const auto counted = write_csv("count_line", "3,2,malignant,benign\n1.5,2,0\n3,4.5,1\n5,6,0\n");
+  CHECK_THAT(error_of<CSVDataset<>>(counted),
+             Catch::Contains("ragged row at line 2: 3 fields, expected 4") &&
+                 Catch::Contains("line 1 looks like a count line (3 rows, 2 columns)") &&
+                 Catch::Contains("skip_rows(1)"));
+  CSVDataset dataset(counted, CSVOptions().skip_rows(1));
+  CHECK_FALSE(dataset.has_header());
+  CHECK(dataset.size() == 3);
+  CHECK(row(dataset, 1) == std::vector<float>{3, 4.5f});
+  CHECK(dataset.targets().to_vector() == std::vector<int64_t>{0, 1, 0});
+  // iris.csv's count line has as many fields as the rows: it used to be taken for a header.
+  const auto iris = write_csv("iris_count", "2,2,setosa,versicolor\n5.1,3.5,1.4,0\n4.9,3.0,1.4,1\n");
+  CHECK_THAT(error_of<CSVDataset<>>(iris),
+             Catch::Contains("non-numeric value 'setosa' at line 1, column 2") &&
+                 Catch::Contains("looks like a count line") && Catch::Contains("skip_rows(1)"));
+  CHECK(CSVDataset(iris, CSVOptions().skip_rows(1)).size() == 2);
+  // boston_house_prices.csv: a count line, then a header row: after skip_rows(1) the header is detected.
+  const auto boston = write_csv("boston", "2,2,,\n\"CRIM\",\"ZN\",\"MEDV\"\n0.1,18,24\n0.2,0,21.6\n");
+  CSVDataset<float, float> prices(boston, CSVOptions().skip_rows(1).label_column("MEDV"));
+  CHECK(prices.has_header());
+  CHECK(prices.feature_names() == std::vector<std::string>{"CRIM", "ZN"});
+  CHECK(prices.targets().to_vector() == std::vector<float>{24, 21.6f});
+  // Errors keep counting lines from the top of the file.
+  CHECK_THAT(error_of<CSVDataset<>>(write_csv("skip_line", "junk\nmore junk\n1,2,0\n3,x,1\n"),
+                                    CSVOptions().skip_rows(2)),
+             Catch::Contains("non-numeric value 'x' at line 4, column 1"));
+  CHECK_THAT(error_of<CSVDataset<>>(counted, CSVOptions().skip_rows(9)),
+             Catch::Contains("empty file") && Catch::Contains("after skip_rows(9)"));
+  CHECK_THROWS_AS(CSVOptions().skip_rows(-1), std::invalid_argument);
+}
+
+TEST_CASE("comment cuts the rest of a line; na_values read cells as NaN", "[data][csv]") {
+  const auto path = write_csv("comments",
+                              "# measured 2026-12-07\na,b,label # names\n1,NA,0\n\n"
+                              "  # a note\n?,4,1 # last\n5,\"NA\",0\n");
+  CSVDataset dataset(path, CSVOptions().comment('#').na_values({"NA", "?"}));
+  CHECK(dataset.has_header());
+  CHECK(dataset.feature_names() == std::vector<std::string>{"a", "b"});
+  REQUIRE(dataset.size() == 3);
+  const auto x = dataset.data().to_vector();
+  CHECK(x[0] == 1);
+  CHECK(std::isnan(x[1]));
+  CHECK(std::isnan(x[2]));
+  CHECK(x[3] == 4);
+  CHECK(std::isnan(x[5]));  // a quoted "NA" is missing too, as in pandas
+  CHECK(dataset.targets().to_vector() == std::vector<int64_t>{0, 1, 0});
+  // Without the options the same cells are errors that say which option reads them.
+  CHECK_THAT(
+      error_of<CSVDataset<>>(path, CSVOptions().comment('#')),
+      Catch::Contains("non-numeric value 'NA' at line 3, column 1 ('b')") && Catch::Contains("na_values"));
+  CHECK_THAT(error_of<CSVDataset<>>(write_csv("empty_cell_hint", "a,b,label\n1,,0\n")),
+             Catch::Contains("na_values({\"\"})"));
+  const auto empty =
+      CSVDataset(write_csv("empty_na", "a,b,label\n1,,0\n2,3,1\n"), CSVOptions().na_values({""}));
+  CHECK(std::isnan(empty.data().to_vector()[1]));
+  // A missing label: NaN for a float target, an error for class indices.
+  const auto missing_label = write_csv("missing_label", "1,2,NA\n3,4,1\n");
+  CHECK(std::isnan(
+      CSVDataset<float, float>(missing_label, CSVOptions().na_values({"NA"})).targets().to_vector()[0]));
+  CHECK_THAT(error_of<CSVDataset<>>(missing_label, CSVOptions().na_values({"NA"}).encode_labels(false)),
+             Catch::Contains("label 'NA' at line 1") && Catch::Contains("not an integer class index"));
+  CHECK_THROWS_AS(CSVOptions().comment('"'), std::invalid_argument);
+  CHECK_THROWS_AS(CSVOptions().delimiter('\n'), std::invalid_argument);
+}
+
+TEST_CASE("quoted fields may span lines; line numbers stay those of the file", "[data][csv]") {
+  const auto path = write_csv("multiline",
+                              "note,x,label\n\"two\nlines\",1,0\n\"say \"\"hi\"\"\" ,2,1\n"
+                              "plain,three,0\n");
+  CHECK_THAT(read_error(path, CSVOptions().one_hot({"note"})),
+             Catch::Contains("non-numeric value 'three' at line 5, column 1 ('x')"));
+  const auto fixed = write_csv("multiline_ok", "note,x,label\n\"two\nlines\",1,0\n\"say \"\"hi\"\"\" ,2,1\n");
+  CSVDataset dataset(fixed, CSVOptions().one_hot({"note"}));
+  CHECK(dataset.feature_names() == std::vector<std::string>{"x", "note_say \"hi\"", "note_two\nlines"});
+  CHECK(row(dataset, 0) == std::vector<float>{1, 0, 1});
+  CHECK(row(dataset, 1) == std::vector<float>{2, 1, 0});
+  CHECK_THAT(error_of<CSVDataset<>>(write_csv("open_quote", "a,b,label\n1,2,0\n\"open,3,1\n4,5,0\n")),
+             Catch::Contains("line 3: unterminated quoted field"));
+}
+
+TEST_CASE("read_csv reads a whole table as a 2-D tensor, numpy.loadtxt's job", "[data][csv]") {
+  // scikit-learn's diabetes_data_raw.csv: space-separated numbers; runs of blanks are one separator.
+  const auto path = write_csv("spaces", "59 2 32.1 101.0\n  48 1\t21.6   87.0  \n72 2 30.5 93.0\n");
+  const auto m = hnn::data::read_csv<double>(path, CSVOptions().delimiter(' '));
+  CHECK(m.shape() == hnn::Shape{3, 4});
+  CHECK(m.to_vector() == std::vector<double>{59, 2, 32.1, 101, 48, 1, 21.6, 87, 72, 2, 30.5, 93});
+  // A header is skipped; every column is a value, the "label" too.
+  const auto with_header = hnn::data::read_csv<float>(write_csv("read_header", "a,b\n1,2\n3,4\n"));
+  CHECK(with_header.shape() == hnn::Shape{2, 2});
+  CHECK(with_header.to_vector() == std::vector<float>{1, 2, 3, 4});
+  // One column: still 2-D (N, 1), as the diabetes targets are read.
+  CHECK(hnn::data::read_csv<float>(write_csv("column", "1.51e+02\n7.5e+01\n")).shape() == hnn::Shape{2, 1});
+  CHECK_THAT(read_error(write_csv("read_ragged", "1 2 3\n4 5\n"), CSVOptions().delimiter(' ')),
+             Catch::Contains("ragged row at line 2: 2 fields, expected 3"));
+  CHECK_THAT(read_error(write_csv("read_text", "1,2\n3,x\n")),
+             Catch::Contains("non-numeric value 'x' at line 2, column 1 ('column 1')") &&
+                 Catch::Contains("one_hot"));
+}
+
+TEST_CASE("gzip files are read by content, or refused clearly without zlib", "[data][csv]") {
+  const std::string text = "f1,f2,label\n0.5,1,a\n1.5,2,b\n";
+#ifdef HNN_WITH_ZLIB
+  // Named without .gz: the magic bytes decide, not the name.
+  const fs::path path = fs::current_path() / "csv_test_gzipped.data";
+  gzFile file = gzopen(path.string().c_str(), "wb");
+  REQUIRE(file != nullptr);
+  REQUIRE(gzwrite(file, text.data(), static_cast<unsigned>(text.size())) == static_cast<int>(text.size()));
+  REQUIRE(gzclose(file) == Z_OK);
+  CSVDataset dataset(path.string());
+  CHECK(dataset.classes() == std::vector<std::string>{"a", "b"});
+  CHECK(row(dataset, 1) == std::vector<float>{1.5f, 2});
+  CHECK(hnn::data::read_csv<float>(path.string(), CSVOptions().one_hot(true)).shape() == hnn::Shape{2, 4});
+  // A truncated gzip stream is a gzip error, never a "ragged row".
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto truncated = write_file("truncated.csv.gz", bytes.substr(0, bytes.size() - 9));
+  CHECK_THAT(error_of<CSVDataset<>>(truncated), Catch::Contains("gzip"));
+#else
+  const auto path = write_file("fake.csv.gz", std::string("\x1f\x8b\x08\x00", 4) + std::string(20, '\0'));
+  CHECK_THAT(error_of<CSVDataset<>>(path), Catch::Contains("built without zlib"));
+  CHECK(CSVDataset(write_csv("plain_text", text)).size() == 2);
+#endif
+}
+
+TEST_CASE("CSVDataset from separate feature and target files, or from tensors", "[data][csv]") {
+  // scikit-learn's diabetes_data_raw.csv.gz and diabetes_target.csv.gz, in miniature.
+  const auto x = write_csv("x_part", "59 2 32.1\n48 1 21.6\n72 2 30.5\n");
+  const auto y = write_csv("y_part", "1.510000000000000000e+02\n7.500000000000000000e+01\n1.41e+02\n");
+  CSVDataset<float, float> diabetes(x, y, CSVOptions().delimiter(' '));
+  CHECK(diabetes.size() == 3);
+  CHECK(diabetes.num_features() == 3);
+  CHECK(row(diabetes, 2) == std::vector<float>{72, 2, 30.5f});
+  CHECK(diabetes.targets().to_vector() == std::vector<float>{151, 75, 141});
+  // Text targets are encoded; a header in the target file names the label.
+  const auto labels = write_csv("y_labels", "species\nb\na\nb\n");
+  CSVDataset classes(x, labels, CSVOptions().delimiter(' ').label_column("species"));
+  CHECK(classes.classes() == std::vector<std::string>{"a", "b"});
+  CHECK(classes.targets().to_vector() == std::vector<int64_t>{1, 0, 1});
+  CHECK(classes.label_name() == "species");
+  const auto short_y = write_csv("y_short", "1\n2\n");
+  CHECK_THAT(error_of2(x, short_y), Catch::Contains("3 data rows") && Catch::Contains("y_short.csv has 2"));
+
+  const auto features = hnn::data::read_csv<float>(x, CSVOptions().delimiter(' '));
+  CSVDataset<float, float> from_tensors(features, hnn::tensor<float>({1, 2, 3}), {"age", "sex", "bmi"});
+  CHECK(from_tensors.feature_names() == std::vector<std::string>{"age", "sex", "bmi"});
+  CHECK(row(from_tensors, 1) == std::vector<float>{48, 1, 21.6f});
+  CHECK(CSVDataset<float, float>(features, hnn::tensor<float>({1, 2, 3})).feature_names().back() ==
+        "column 2");
+  using FloatCSV = CSVDataset<float, float>;
+  CHECK_THROWS_AS(FloatCSV(features, hnn::tensor<float>({1, 2})), std::invalid_argument);
+  CHECK_THROWS_AS(FloatCSV(features, hnn::tensor<float>({1, 2, 3}), {"one"}), std::invalid_argument);
+}
+
+TEST_CASE("one_hot encodes text columns as pandas.get_dummies does", "[data][csv]") {
+  using FloatCSV = CSVDataset<float, float>;
+  // The regression tutorial's shape: numeric and text columns, a missing income, a float target.
+  const auto path = write_csv("insurance",
+                              "age,sex,income,smoker,region,charges\n"
+                              "19,female,27.9,yes,southwest,16884.9\n"
+                              "18,male,NA,no,southeast,1725.5\n"
+                              "28,male,33.0,no,southeast,4449.4\n"
+                              "33,female,22.7,no,northwest,NA\n");
+  const auto options = CSVOptions().na_values({"NA"}).one_hot(true).label_column("charges");
+  CSVDataset<double, double> dataset(path, options);
+  // pandas.get_dummies(df.drop(columns="charges"), dtype=float): age, income, then sex_female, sex_male,
+  // smoker_no, smoker_yes, region_northwest, region_southeast, region_southwest.
+  CHECK(dataset.feature_names() == std::vector<std::string>{"age", "income", "sex_female", "sex_male",
+                                                            "smoker_no", "smoker_yes", "region_northwest",
+                                                            "region_southeast", "region_southwest"});
+  CHECK(dataset.get(0).data.to_vector() == std::vector<double>{19, 27.9, 1, 0, 0, 1, 0, 0, 1});
+  const auto second = dataset.get(1).data.to_vector();
+  CHECK(std::isnan(second[1]));
+  CHECK(std::vector<double>(second.begin() + 2, second.end()) == std::vector<double>{0, 1, 1, 0, 0, 1, 0});
+  CHECK(std::isnan(dataset.targets().to_vector()[3]));
+  // Only the columns named; a missing category is all zeros (dummy_na=False).
+  const auto some = write_csv("some_text", "city,zone,y\nParis,A,1\nNA,B,0\nLyon,A,1\n");
+  CSVDataset<float, float> named(some, CSVOptions().na_values({"NA"}).one_hot({"city", "zone"}));
+  CHECK(named.feature_names() == std::vector<std::string>{"city_Lyon", "city_Paris", "zone_A", "zone_B"});
+  CHECK(row(named, 1) == std::vector<float>{0, 0, 0, 1});
+  CHECK_THAT(error_of<FloatCSV>(some, CSVOptions().one_hot({"zone"})),
+             Catch::Contains("non-numeric value 'Paris' at line 2, column 0 ('city')"));
+  CHECK_THAT(error_of<FloatCSV>(some, CSVOptions().one_hot({"town"})),
+             Catch::Contains("one_hot names column 'town', which is not in the header"));
+  CHECK_THAT(error_of<FloatCSV>(some, CSVOptions().one_hot({"y"})),
+             Catch::Contains("which is the label column"));
 }

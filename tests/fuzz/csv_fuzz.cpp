@@ -1,9 +1,11 @@
 // libFuzzer target: CSVDataset on a file written to a per-process tmpfs folder, with its options taken
 // from the first two input bytes so every option is fuzzed along with the text:
-//   byte 0: bits 0-1 delimiter (',' ';' tab ' '), bits 2-3 header (unset, true, false, unset),
-//           bits 4-5 encode_labels (unset, true, false, unset), bit 6 float targets (CSVDataset<float,
-//           float>) instead of int64 class indices, bit 7 label column by name instead of by index;
+//   byte 0: bits 0-1 delimiter (',' ';' tab ' '), bits 2-3 header (unset, true, false, unset with
+//           comment('#') and na_values {"", "NA", "?"}), bits 4-5 encode_labels (unset, true, false, unset
+//           with one_hot(true) and skip_rows(1)), bit 6 float targets (CSVDataset<float, float>) instead of
+//           int64 class indices, bit 7 label column by name instead of by index;
 //   byte 1: the label column index (signed), or by name one of "label", "target", "y", "species".
+// Every input is also read whole by read_csv<float> with the same options.
 // Besides the sanitizers, the harness checks what a dataset promises: an (N, F) feature tensor, N targets,
 // and with label encoding codes in [0, classes) and classes sorted and distinct.
 #include <charconv>
@@ -69,12 +71,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (((selector >> 2) & 3) == 2) options.header(false);
   if (((selector >> 4) & 3) == 1) options.encode_labels(true);
   if (((selector >> 4) & 3) == 2) options.encode_labels(false);
+  if (((selector >> 2) & 3) == 3) options.comment('#').na_values({"", "NA", "?"});
+  if (((selector >> 4) & 3) == 3) options.one_hot(true).skip_rows(1);
   if (selector & 128) {
     static const char* const names[] = {"label", "target", "y", "species"};
     options.label_column(names[data[1] & 3]);
   } else {
     options.label_column(static_cast<int8_t>(data[1]));
   }
+  hnn_fuzz::run_expecting_documented_errors([&] {
+    const auto table = hnn::data::read_csv<float>(path.string(), options);
+    if (table.dim() != 2 || table.numel() != table.size(0) * table.size(1) || table.size(0) < 1)
+      __builtin_trap();
+  });
   return hnn_fuzz::run_expecting_documented_errors([&] {
     if (selector & 64)
       check(hnn::data::CSVDataset<float, float>(path.string(), options));
