@@ -1,7 +1,8 @@
 // Tests for include/hnn/data/preprocessing.hpp against scikit-learn 1.2 (tools/references/preprocessing.py):
 // StandardScaler and MinMaxScaler fitted on a training table and applied to a held-out one (attributes,
 // transforms, inverse transforms) in float (against scikit-learn's float32 run) and double (float64),
-// NaN cells, constant columns, a column at 1e6; LabelEncoder; and the errors.
+// NaN cells, constant columns, a column at 1e6; SimpleImputer's four strategies (ties, even counts);
+// LabelEncoder; and the errors.
 #include "hnn/data/preprocessing.hpp"
 
 #include <catch2/catch.hpp>
@@ -104,6 +105,47 @@ TEMPLATE_TEST_CASE("MinMaxScaler matches scikit-learn fitted on one table and ap
                      "inverse");
     }
   }
+}
+
+TEMPLATE_TEST_CASE("SimpleImputer matches scikit-learn for every strategy",
+                   "[data][preprocessing][reference]", float, double) {
+  using T = TestType;
+  for (const std::string strategy : {"mean", "median", "most_frequent", "constant"}) {
+    SECTION(strategy) {
+      const auto c = refs().get("imputer_" + strategy);
+      INFO(c.call());
+      const auto s = suffix<T>();
+      const auto train = c.tensor<T>("train"), test = c.tensor<T>("test");
+      hnn::data::SimpleImputer<T> imputer(strategy,
+                                          strategy == "constant" ? c.param<double>("fill_value") : 0.0);
+      CHECK(imputer.strategy() == strategy);
+      const auto z_train = imputer.fit_transform(train);
+      expect_columns(imputer.statistics(), c.tensor<double>("statistics" + s), tolerance<T>(), "statistics_");
+      expect_columns(z_train, c.tensor<double>("z_train" + s), tolerance<T>(), "z_train");
+      expect_columns(imputer.transform(test), c.tensor<double>("z_test" + s), tolerance<T>(), "z_test");
+    }
+  }
+}
+
+TEST_CASE("SimpleImputer refuses what it cannot do, naming it", "[data][preprocessing][errors]") {
+  REQUIRE_THROWS_WITH(
+      hnn::data::SimpleImputer<float>("mode"),
+      Catch::Contains("Can only use these strategies") && Catch::Contains("got strategy=mode"));
+  hnn::data::SimpleImputer<double> imputer("median");
+  REQUIRE_THROWS_WITH(imputer.transform(hnn::zeros<double>({2, 3})),
+                      Catch::Contains("This SimpleImputer instance is not fitted yet"));
+  auto empty_column = hnn::zeros<double>({3, 2});
+  for (int64_t r = 0; r < 3; ++r) empty_column.data()[r * 2 + 1] = NAN;
+  REQUIRE_THROWS_WITH(imputer.fit(empty_column),
+                      Catch::Contains("column 1 has no value but NaN in all 3 rows"));
+  REQUIRE_THROWS_WITH(imputer.statistics(), Catch::Contains("not fitted yet"));
+  // "constant" needs no values; the fill is exact.
+  hnn::data::SimpleImputer<double> constant("constant", 2.5);
+  CHECK(constant.fit_transform(empty_column).to_vector() == std::vector<double>{0, 2.5, 0, 2.5, 0, 2.5});
+  imputer.fit(hnn::tensor<double>({1.0, 2.0, 3.0, 4.0}, {2, 2}));
+  REQUIRE_THROWS_WITH(
+      imputer.transform(hnn::zeros<double>({2, 3})),
+      Catch::Contains("X has 3 features, but SimpleImputer is expecting 2 features as input."));
 }
 
 TEST_CASE("LabelEncoder matches scikit-learn's classes and codes", "[data][preprocessing][reference]") {

@@ -1,5 +1,6 @@
-"""Preprocessing fixtures from scikit-learn (Debian's python3-sklearn 1.2): StandardScaler, MinMaxScaler and
-LabelEncoder, each fitted on a training table and applied to a held-out one, as a k-fold pipeline does.
+"""Preprocessing fixtures from scikit-learn (Debian's python3-sklearn 1.2): StandardScaler, MinMaxScaler,
+SimpleImputer and LabelEncoder, each fitted on a training table and applied to a held-out one, as a k-fold
+pipeline does.
 
 Each scaler case runs in float64 and in float32 (scikit-learn keeps float32 tables float32: MinMaxScaler's
 attributes and arithmetic, StandardScaler's in-place transform), recorded as *_64 and *_32. Tables: plain
@@ -8,6 +9,7 @@ transform), and held-out values outside the fitted range.
 """
 import numpy as np
 import torch
+from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import LabelEncoder, MinMaxScaler, StandardScaler
 
 from _common import randn, seeded
@@ -60,3 +62,23 @@ def cases():
     yield "label_encoder", {"call": "LabelEncoder().fit(labels); transform(labels)",
                             "params": {"labels": labels, "classes": [str(c) for c in le.classes_]},
                             "tensors": {"codes": torch.from_numpy(le.transform(labels).astype(np.int64))}}
+    # SimpleImputer (appended: the draws above are unchanged). Values rounded to halves so most_frequent
+    # meets ties (scikit-learn takes the smallest) and median meets even counts.
+    imp_train = torch.round(table(gen, 12, [(0, 0), (2, 0), (5, 1), (7, 3), (9, 4), (10, 4)]) * 2) / 2
+    imp_train[1, 0] = imp_train[3, 0] = imp_train[4, 0]  # a three-way value in column 0
+    imp_train[6, 1] = imp_train[8, 1] = 7.5              # a tie in column 1 with whatever repeats
+    imp_test = torch.round(table(gen, 5, [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4)]) * 2) / 2
+    for strategy in ("mean", "median", "most_frequent", "constant"):
+        params = {"strategy": strategy}
+        if strategy == "constant":
+            params["fill_value"] = -1.5
+        tensors = {"train": imp_train, "test": imp_test}
+        for dtype, suffix in ((np.float64, "64"), (np.float32, "32")):
+            imp = SimpleImputer(**params)
+            z_train = imp.fit_transform(imp_train.numpy().astype(dtype))
+            z_test = imp.transform(imp_test.numpy().astype(dtype))
+            tensors[f"statistics_{suffix}"] = torch.from_numpy(np.asarray(imp.statistics_, dtype=np.float64))
+            tensors[f"z_train_{suffix}"] = torch.from_numpy(z_train.astype(np.float64))
+            tensors[f"z_test_{suffix}"] = torch.from_numpy(z_test.astype(np.float64))
+        yield f"imputer_{strategy}", {"call": f"SimpleImputer({params}).fit_transform(train); transform(test)",
+                                      "params": params, "tensors": tensors}

@@ -38,12 +38,16 @@ template class hnn::AnyTensor<hnn::CPU>;
   template class hnn::optim::Adam<T>;           \
   template class hnn::optim::AdamW<T>;          \
   template class hnn::data::StandardScaler<T>;  \
-  template class hnn::data::MinMaxScaler<T>;
+  template class hnn::data::MinMaxScaler<T>;    \
+  template class hnn::data::SimpleImputer<T>;   \
+  template class hnn::data::CSVDataset<T>;      \
+  template class hnn::data::CSVDataset<T, T>;
 
 HNN_TIDY_MODULES(float)
 HNN_TIDY_MODULES(double)
 
 // Function templates the classes above do not reach.
 template hnn::nn::Module<float>& hnn::nn::utils::freeze_batch_norm(hnn::nn::Module<float>&);
+template hnn::Tensor<float> hnn::data::read_csv<float>(const std::string&, const hnn::data::CSVOptions&);
 
 int main() { return 0; }

@@ -1,7 +1,7 @@
 // scikit-learn's preprocessing for tabular data, with its names and the semantics of scikit-learn 1.2
-// (Debian bookworm's python3-sklearn): StandardScaler and MinMaxScaler over the columns of a 2-D tensor
-// (rows = samples), fitted on one fold and applied to others, and LabelEncoder for text labels. Depends
-// on hnn/tensor.hpp.
+// (Debian bookworm's python3-sklearn): StandardScaler, MinMaxScaler and SimpleImputer over the columns of a
+// 2-D tensor (rows = samples), fitted on one fold and applied to others, and LabelEncoder for text labels.
+// Depends on hnn/tensor.hpp.
 #pragma once
 
 #include <algorithm>
@@ -259,6 +259,112 @@ class MinMaxScaler {
   }
 
   std::vector<T> data_min_, data_max_, scale_, min_;
+  bool fitted_ = false;
+};
+
+/// sklearn.impute.SimpleImputer for NaN cells: fit learns one statistic per column from its non-missing
+/// values, transform replaces NaN with it. Strategies as scikit-learn 1.2 names them: "mean", "median"
+/// (the mean of the two middle values for an even count), "most_frequent" (the smallest of tied values)
+/// and "constant" (fill_value, default 0). Statistics are computed in double. One difference, on purpose:
+/// a column with no value at all is refused when fitting (scikit-learn 1.2 drops it from transform's
+/// output, which silently changes the table's width).
+template <class T = float>
+class SimpleImputer {
+ public:
+  explicit SimpleImputer(std::string strategy = "mean", double fill_value = 0)
+      : strategy_(std::move(strategy)), fill_value_(fill_value) {
+    HNN_CHECK(
+        strategy_ == "mean" || strategy_ == "median" || strategy_ == "most_frequent" ||
+            strategy_ == "constant",
+        "SimpleImputer: Can only use these strategies: ['mean', 'median', 'most_frequent', 'constant'] ",
+        "got strategy=", strategy_);
+  }
+
+  template <class D>
+  SimpleImputer& fit(const Tensor<T, D>& x) {
+    detail::check_table(x, "SimpleImputer", "fit");
+    const auto values = detail::finite_or_nan(x, "SimpleImputer", "fit");
+    const int64_t rows = x.size(0), cols = x.size(1);
+    HNN_CHECK(rows > 0, "SimpleImputer.fit: Found array with 0 sample(s) (shape=", x.shape(),
+              ") while a minimum of 1 is required.");
+    statistics_.assign(static_cast<size_t>(cols), fill_value_);
+    fitted_ = true;
+    if (strategy_ == "constant") return *this;
+    std::vector<double> column;
+    for (int64_t c = 0; c < cols; ++c) {
+      column.clear();
+      for (int64_t r = 0; r < rows; ++r) {
+        const auto v = static_cast<double>(values[static_cast<size_t>(r * cols + c)]);
+        if (!std::isnan(v)) column.push_back(v);
+      }
+      if (column.empty()) {
+        fitted_ = false;
+        throw std::invalid_argument(hnn::detail::concat("SimpleImputer.fit: column ", c,
+                                                        " has no value but NaN in all ", rows,
+                                                        " rows, so the '", strategy_,
+                                                        "' strategy has nothing to learn from (scikit-learn "
+                                                        "1.2 would drop the column); remove it, or use ",
+                                                        "strategy 'constant'"));
+      }
+      statistics_[static_cast<size_t>(c)] = statistic(column);
+    }
+    return *this;
+  }
+
+  /// x with every NaN cell replaced by its column's statistic.
+  template <class D>
+  Tensor<T, D> transform(const Tensor<T, D>& x) const {
+    if (!fitted_) detail::not_fitted("SimpleImputer");
+    detail::check_table(x, "SimpleImputer", "transform");
+    detail::check_features(x.size(1), statistics_.size(), "SimpleImputer");
+    auto values = detail::finite_or_nan(x, "SimpleImputer", "transform");
+    const auto cols = static_cast<size_t>(x.size(1));
+    for (size_t i = 0; i < values.size(); ++i)
+      if (std::isnan(values[i])) values[i] = static_cast<T>(statistics_[i % cols]);
+    return detail::table_like<T, D>(std::move(values), x.shape());
+  }
+
+  template <class D>
+  Tensor<T, D> fit_transform(const Tensor<T, D>& x) {
+    return fit(x).transform(x);
+  }
+
+  /// The fill value of each column (statistics_).
+  Tensor<T> statistics() const {
+    if (!fitted_) detail::not_fitted("SimpleImputer");
+    return tensor<T>(std::vector<T>(statistics_.begin(), statistics_.end()),
+                     {static_cast<int64_t>(statistics_.size())});
+  }
+  const std::string& strategy() const { return strategy_; }
+
+ private:
+  double statistic(std::vector<double>& v) const {
+    const size_t n = v.size();
+    if (strategy_ == "mean") {
+      double sum = 0;
+      for (double value : v) sum += value;
+      return sum / static_cast<double>(n);
+    }
+    std::sort(v.begin(), v.end());
+    if (strategy_ == "median") return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    // most_frequent: the longest run in sorted order, the first (smallest) on a tie.
+    double best = v[0];
+    size_t best_count = 0;
+    for (size_t i = 0; i < n;) {
+      size_t j = i;
+      while (j < n && v[j] == v[i]) ++j;
+      if (j - i > best_count) {
+        best_count = j - i;
+        best = v[i];
+      }
+      i = j;
+    }
+    return best;
+  }
+
+  std::string strategy_;
+  double fill_value_ = 0;
+  std::vector<double> statistics_;
   bool fitted_ = false;
 };
 
