@@ -1,0 +1,47 @@
+# ctest driver for README.md's "A first training program": takes the C++ block between the markers
+# "<!-- quick start: begin -->" and "<!-- quick start: end -->" from README.md itself, checks it is at most
+# 40 lines, builds it with the README's plain command line (plus -Wall -Wextra: a warning fails the test)
+# and runs it on a table of scikit-learn's breast_cancer.csv layout, expecting the accuracy line with the
+# saved-and-loaded model scoring exactly as the trained one.
+#   cmake -DREADME=... -DCXX=g++ [-DLAUNCHER=ccache] -DSOURCE_DIR=... -DTABLE=... -DWORK_DIR=... -P quick_start.cmake
+file(READ "${README}" text)
+string(FIND "${text}" "<!-- quick start: begin -->" begin)
+string(FIND "${text}" "<!-- quick start: end -->" end)
+if(begin EQUAL -1 OR end EQUAL -1 OR end LESS begin)
+  message(FATAL_ERROR "${README}: the quick start markers are missing")
+endif()
+math(EXPR length "${end} - ${begin}")
+string(SUBSTRING "${text}" ${begin} ${length} block)
+string(REGEX MATCH "```cpp\n(.*)```" _ "${block}")
+set(program "${CMAKE_MATCH_1}")
+if(program STREQUAL "")
+  message(FATAL_ERROR "${README}: no ```cpp block between the quick start markers")
+endif()
+string(REGEX MATCHALL "\n" newlines "${program}")
+list(LENGTH newlines lines)
+if(lines GREATER 40)
+  message(FATAL_ERROR "the README's quick start program has ${lines} lines; the limit is 40")
+endif()
+file(MAKE_DIRECTORY "${WORK_DIR}")
+file(WRITE "${WORK_DIR}/app.cpp" "${program}")
+execute_process(COMMAND ${LAUNCHER} ${CXX} -std=c++20 -O2 -I "${SOURCE_DIR}/include" -I /usr/include/eigen3
+                        -Wall -Wextra app.cpp -o app
+                WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT err STREQUAL "" OR NOT out STREQUAL "")
+  message(FATAL_ERROR "building the README's quick start (${lines} lines) failed or warned (exit ${rc}):\n${out}${err}")
+endif()
+execute_process(COMMAND "${WORK_DIR}/app" "${TABLE}" WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE rc
+                OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the README's quick start exited with ${rc}:\n${out}${err}")
+endif()
+if(NOT out MATCHES "test_acc=(0\\.[0-9]+|1\\.0000) loaded_test_acc=([01]\\.[0-9]+)")
+  message(FATAL_ERROR "the README's quick start printed no accuracy line:\n${out}${err}")
+endif()
+if(NOT CMAKE_MATCH_1 STREQUAL CMAKE_MATCH_2 OR CMAKE_MATCH_1 LESS 0.8)
+  message(FATAL_ERROR "expected an accuracy of at least 0.8, the same after save and load:\n${out}")
+endif()
+if(NOT EXISTS "${WORK_DIR}/model.safetensors")
+  message(FATAL_ERROR "the README's quick start wrote no model.safetensors")
+endif()
+message("${lines}-line quick start built warning-free and printed: ${out}")
