@@ -159,6 +159,11 @@ void make_csv() {
   emit("csv", "header_true_no_encode", csv((1 << 2) | (2 << 4), -1, "p,q,r\n1,2,3\n4,5,6\n"));
   emit("csv", "by_name_species",
        csv(128 | 3, 3, "sepal,petal,species\n5.1,1.4,setosa\n7.0,4.7,versicolor\n"));
+  // Header bits 3: comment('#') and na_values {"", "NA", "?"}; encode bits 3: one_hot(true) and skip_rows(1).
+  emit("csv", "comment_na_multiline",
+       csv(3 << 2, -1, "# note\na,b,label # names\n1,NA,0\n?,,1\n\"two\nlines\",3,0\n"));
+  emit("csv", "count_line_one_hot",
+       csv((3 << 4) | 64, -1, "3,2,x,y\n1.5,red,0.5\n2,blue,1\n3,red,-2\n"));
 }
 
 void make_safetensors() {
