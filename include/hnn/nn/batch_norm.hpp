@@ -171,6 +171,11 @@ class BatchNormBase : public Cloneable<Derived, T, D>, public BatchNormInterface
   /// load_state_dict, on this module or on any module holding it, wrote num_batches_tracked in place:
   /// the host's copy is dropped, so the next training step reads the loaded buffer once.
   void on_state_loaded() override { host_batches_tracked_of_ = Tensor<int64_t, D>(); }
+  /// A state dict without num_batches_tracked loads with the counter at 0, not as a missing key: PyTorch
+  /// 1.13's rule for state dicts without version metadata (built by hand, read from safetensors).
+  bool defaults_missing_state_key(const std::string& key) const override {
+    return key == "num_batches_tracked";
+  }
 
   std::string extra_repr() const override {
     std::string momentum = options_.momentum() ? detail::py_float_repr(*options_.momentum()) : "None";

@@ -10,13 +10,48 @@
 #include <memory>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
 #include "hnn/nn/state_dict.hpp"
 #include "hnn/tensor.hpp"
 #include "hnn/tensor/any_tensor.hpp"
+
+namespace hnn::detail {
+
+/// The exception now unwinding through Module::operator() calls on this thread, as the modules it passes
+/// see it: `at` is the module that last let it through, `path` the dotted path from `at` down to the module
+/// whose forward raised it ("" when that is `at` itself), `type` that module's class name, `original` the
+/// message it was raised with and `message` the message of the exception in flight (with the path prefix).
+struct ForwardFailure {
+  const void* at = nullptr;
+  std::string path, type, original, message;
+};
+
+inline ForwardFailure& forward_failure() {
+  thread_local ForwardFailure failure;
+  return failure;
+}
+
+/// Throws a new exception of exactly e's standard type with `message`; returns when e is of another type
+/// (a user-defined exception is never sliced to its base).
+inline void throw_same_type(const std::exception& e, const std::string& message) {
+  const std::type_info& type = typeid(e);
+  if (type == typeid(std::invalid_argument)) throw std::invalid_argument(message);
+  if (type == typeid(std::runtime_error)) throw std::runtime_error(message);
+  if (type == typeid(std::out_of_range)) throw std::out_of_range(message);
+  if (type == typeid(std::logic_error)) throw std::logic_error(message);
+  if (type == typeid(std::domain_error)) throw std::domain_error(message);
+  if (type == typeid(std::length_error)) throw std::length_error(message);
+  if (type == typeid(std::range_error)) throw std::range_error(message);
+  if (type == typeid(std::overflow_error)) throw std::overflow_error(message);
+  if (type == typeid(std::underflow_error)) throw std::underflow_error(message);
+}
+
+}  // namespace hnn::detail
 
 namespace hnn::nn {
 
@@ -74,14 +109,22 @@ class Module {
   /// The computation; call the module itself (operator()) so hooks fire.
   virtual TensorType forward(const TensorType& input) = 0;
 
+  /// forward(input) with the hooks around it. An exception raised inside reaches the caller with the path
+  /// of the module that raised it prefixed, as seen from the module called ("9 (Linear): ...",
+  /// "features.3 (Conv2d): ..."), keeping its standard exception type and its text.
   TensorType operator()(const TensorType& input) {
-    autograd::AnomalyForwardScope scope(*this);  // names this module in anomaly reports; free when off
-    if (!hooks_ || (hooks_->pre.empty() && hooks_->post.empty())) return forward(input);
-    auto hooks = hooks_;  // a hook may remove itself
-    for (auto& [id, hook] : std::map<int, ForwardPreHook>(hooks->pre)) hook(*this, input);
-    TensorType output = forward(input);
-    for (auto& [id, hook] : std::map<int, ForwardHook>(hooks->post)) hook(*this, input, output);
-    return output;
+    try {
+      autograd::AnomalyForwardScope scope(*this);  // names this module in anomaly reports; free when off
+      if (!hooks_ || (hooks_->pre.empty() && hooks_->post.empty())) return forward(input);
+      auto hooks = hooks_;  // a hook may remove itself
+      for (auto& [id, hook] : std::map<int, ForwardPreHook>(hooks->pre)) hook(*this, input);
+      TensorType output = forward(input);
+      for (auto& [id, hook] : std::map<int, ForwardHook>(hooks->post)) hook(*this, input, output);
+      return output;
+    } catch (const std::exception& e) {
+      name_failure(e);
+      throw;
+    }
   }
 
   /// The class name PyTorch prints ("Linear", "BatchNorm2d").
@@ -159,14 +202,18 @@ class Module {
     return out;
   }
 
-  /// Copies values in place from `state` (so optimisers keep their references). With strict, missing,
-  /// unexpected and wrongly shaped keys are all listed in one std::runtime_error.
-  void load_state_dict(const StateDict<D>& state, bool strict = true) {
+  /// Copies values in place from `state` (so optimisers keep their references) and returns the keys that
+  /// did not match (PyTorch's IncompatibleKeys). With strict, missing and unexpected keys raise instead;
+  /// wrongly shaped keys always raise (as in PyTorch); all are listed in one std::runtime_error, and nothing
+  /// is written then. A key the module defaults when missing (a batch norm's num_batches_tracked, as
+  /// PyTorch 1.13 does for state dicts without version metadata) is set to 0 and not reported.
+  IncompatibleKeys load_state_dict(const StateDict<D>& state, bool strict = true) {
     StateDict<D> own = state_dict();
-    std::vector<std::string> missing, unexpected, mismatched;
+    std::vector<std::string> missing, unexpected, mismatched, defaulted;
     for (const auto& [key, value] : own) {
       if (!state.count(key)) {
-        missing.push_back(key);
+        (owner_of(key).first->defaults_missing_state_key(owner_of(key).second) ? defaulted : missing)
+            .push_back(key);
         continue;
       }
       const auto& src = state.at(key);
@@ -191,7 +238,10 @@ class Module {
       throw std::runtime_error("Error(s) in loading state_dict for " + name() + ":" + errors.str());
     for (const auto& [key, value] : own)
       if (state.count(key)) AnyTensor<D>(value).copy_from(state.at(key));
+    for (const auto& key : defaulted)
+      AnyTensor<D>(own.at(key)).copy_from(hnn::zeros<int64_t, D>(own.at(key).shape()));
     for (const auto& [path, module] : named_modules()) module->on_state_loaded();
+    return {missing, unexpected};
   }
 
   /// Called on this module and every descendant after load_state_dict has written their tensors in place
@@ -203,14 +253,14 @@ class Module {
   /// instead of calling it unexpected: e.g. a frozen batch norm loading a BatchNorm's num_batches_tracked.
   virtual bool ignores_state_key(const std::string& /*key*/) const { return false; }
 
+  /// Whether load_state_dict sets `key` (this module's own name) to zero instead of reporting it missing
+  /// when a state dict lacks it: a batch norm's num_batches_tracked.
+  virtual bool defaults_missing_state_key(const std::string& /*key*/) const { return false; }
+
   /// Whether the module the dotted `key` points into ignores the key's last part (ignores_state_key).
   bool ignored_state_key(const std::string& key) {
-    const auto dot = key.rfind('.');
-    const std::string path = dot == std::string::npos ? "" : key.substr(0, dot);
-    const std::string local = dot == std::string::npos ? key : key.substr(dot + 1);
-    for (const auto& [name, module] : named_modules())
-      if (name == path) return module->ignores_state_key(local);
-    return false;
+    const auto [module, local] = owner_of(key);
+    return module != nullptr && module->ignores_state_key(local);
   }
 
   // ---- hooks ----------------------------------------------------------------------------------------
@@ -308,6 +358,38 @@ class Module {
   Hooks& ensure_hooks() {
     if (!hooks_) hooks_ = std::make_shared<Hooks>();
     return *hooks_;
+  }
+
+  /// The module a dotted state key belongs to and the key's last part ("2.0.weight" -> (module 2.0,
+  /// "weight")); the module is null when no module has that path.
+  std::pair<Module*, std::string> owner_of(const std::string& key) {
+    const auto dot = key.rfind('.');
+    const std::string path = dot == std::string::npos ? "" : key.substr(0, dot);
+    const std::string local = dot == std::string::npos ? key : key.substr(dot + 1);
+    for (const auto& [name, module] : named_modules())
+      if (name == path) return {module, local};
+    return {nullptr, local};
+  }
+
+  // Called from operator()'s handler for an exception `e` leaving this module's forward: when it came up
+  // from a child, rethrows it as the same standard type with the child's path prefixed; otherwise (raised
+  // by this module's own code) records this module as the one that raised it and rethrows it unchanged.
+  void name_failure(const std::exception& e) const {
+    auto& failure = hnn::detail::forward_failure();
+    if (failure.message != e.what()) {
+      failure = {this, "", name(), e.what(), e.what()};
+      return;
+    }
+    for (const auto& [child_name, child] : children_) {
+      if (child.get() != failure.at) continue;
+      failure.at = this;
+      failure.path = failure.path.empty() ? child_name : child_name + "." + failure.path;
+      failure.message = failure.path + " (" + failure.type + "): " + failure.original;
+      hnn::detail::throw_same_type(e, failure.message);
+      failure.message = e.what();  // another type: passed on unchanged
+      return;
+    }
+    failure.at = this;  // from a module this one calls without registering it: passed on as it is
   }
 
   void collect_parameters(const std::string& prefix, bool recurse,

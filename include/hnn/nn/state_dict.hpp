@@ -2,6 +2,7 @@
 // tensors that Module::state_dict() returns and load_state_dict() takes. Depends on tensor/any_tensor.hpp.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -49,6 +50,32 @@ class StateDict {
  private:
   std::vector<value_type> entries_;
   std::unordered_map<std::string, size_t> index_;
+};
+
+/// What load_state_dict(state, strict=false) reports, as PyTorch's _IncompatibleKeys: the model's keys the
+/// state dict lacks and the state dict's keys the model does not have, each in order. (With strict, either
+/// being non-empty raises instead.) Prints as PyTorch does: "<All keys matched successfully>" or
+/// "_IncompatibleKeys(missing_keys=['fc.bias'], unexpected_keys=[])".
+struct IncompatibleKeys {
+  std::vector<std::string> missing_keys;
+  std::vector<std::string> unexpected_keys;
+
+  /// True when every key matched.
+  bool empty() const { return missing_keys.empty() && unexpected_keys.empty(); }
+
+  friend std::ostream& operator<<(std::ostream& os, const IncompatibleKeys& keys) {
+    if (keys.empty()) return os << "<All keys matched successfully>";
+    auto list = [&os](const std::vector<std::string>& names) {
+      os << '[';
+      for (size_t i = 0; i < names.size(); ++i) os << (i ? ", '" : "'") << names[i] << '\'';
+      os << ']';
+    };
+    os << "_IncompatibleKeys(missing_keys=";
+    list(keys.missing_keys);
+    os << ", unexpected_keys=";
+    list(keys.unexpected_keys);
+    return os << ')';
+  }
 };
 
 }  // namespace hnn::nn
