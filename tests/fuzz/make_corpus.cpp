@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <hnn/hnn.hpp>
+#include <hnn/io/torch_format.hpp>
 #include <iterator>
 #include <map>
 #include <stdexcept>
@@ -241,6 +242,61 @@ void make_checkpoints() {
   fs::remove(scratch);
 }
 
+/// The torch target's seeds (see torch_fuzz.cpp for the framing): PyTorch's own files from
+/// tests/references/torch/ whole (byte 0 even), and data.pkl pickles (byte 0 odd: the harness wraps them with
+/// storages archive/data/0..15 of 512 bytes, so only pickles whose storages fit are used) taken from those
+/// files and written by hnn for every storage kind and for views.
+void make_torch() {
+  namespace tf = hnn::io::detail::torch_file;
+  const fs::path fixtures = fs::path(HNN_SOURCE_DIR) / "tests/references/torch";
+  for (const char* name :
+       {"lenet_bn", "named_submodules", "float64", "half_bfloat16", "integer_types", "views",
+        "no_num_batches_tracked", "parameter", "protocol4", "whole_model", "legacy", "written_by_hnn_zip64"})
+    emit("torch", std::string("file_") + name,
+         concat({Bytes{0}, read_all(fixtures / (std::string(name) + ".pt"))}));
+
+  auto wrapped = [](unsigned selector, const std::string& pickle) {
+    return concat({Bytes{static_cast<unsigned char>(selector)}, Bytes(pickle.begin(), pickle.end())});
+  };
+  for (const char* name : {"float64", "half_bfloat16", "integer_types", "views", "parameter", "protocol4"}) {
+    const std::string path = (fixtures / (std::string(name) + ".pt")).string();
+    tf::InputFile file(path, path + ": ");
+    tf::ZipReader zip(file);
+    for (const auto& entry : zip.entries())
+      if (entry.name.size() >= 8 && entry.name.compare(entry.name.size() - 8, 8, "data.pkl") == 0)
+        emit("torch", std::string("pickle_") + name, wrapped(1, zip.read(entry)));
+  }
+  using Kind = tf::StorageKind;
+  auto tensor = [](const std::string& key, Kind kind, int storage, int64_t numel, int64_t offset,
+                   std::vector<int64_t> sizes, std::vector<int64_t> strides) {
+    tf::PickledTensor t;
+    t.key = key;
+    t.kind = kind;
+    t.storage_key = std::to_string(storage);
+    t.storage_numel = numel;
+    t.storage_offset = offset;
+    t.sizes = std::move(sizes);
+    t.strides = std::move(strides);
+    return t;
+  };
+  std::vector<tf::PickledTensor> kinds;
+  for (int k = 0; k < static_cast<int>(tf::storage_kind_count); ++k) {
+    const auto kind = static_cast<Kind>(k);
+    kinds.push_back(tensor(tf::storage_info(kind).dtype, kind, k, 8, 1, {2, 3}, {3, 1}));
+  }
+  emit("torch", "pickle_hnn_every_kind_big_endian", wrapped(1 | 2, tf::PickleWriter().state_dict(kinds)));
+  emit("torch", "pickle_hnn_every_kind_little", wrapped(1 | 4, tf::PickleWriter().state_dict(kinds)));
+  emit("torch", "pickle_hnn_views",
+       wrapped(1, tf::PickleWriter().state_dict(
+                      {tensor("base", Kind::Float, 0, 24, 0, {4, 6}, {6, 1}),
+                       tensor("transposed", Kind::Float, 0, 24, 0, {6, 4}, {1, 6}),
+                       tensor("slice", Kind::Float, 0, 24, 6, {2, 6}, {6, 1}),
+                       tensor("element", Kind::Float, 0, 24, 15, {}, {}),
+                       tensor("expanded", Kind::Double, 1, 2, 0, {3, 2}, {0, 1}),
+                       tensor("empty", Kind::Long, 2, 0, 0, {0, 5}, {5, 1}),
+                       tensor("five_dims", Kind::Half, 3, 64, 3, {2, 1, 2, 2, 3}, {24, 24, 12, 4, 1})})));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -255,6 +311,7 @@ int main(int argc, char** argv) try {
   make_csv();
   make_safetensors();
   make_checkpoints();
+  make_torch();
   std::printf("seed corpora written to %s\n", out_root.string().c_str());
   return 0;
 } catch (const std::exception& e) {

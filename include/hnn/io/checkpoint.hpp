@@ -1,11 +1,13 @@
-// hnn::save / hnn::load (a module's state_dict as a safetensors file, PyTorch's key names) and
-// save_checkpoint / load_checkpoint (model + optimiser state + training metadata in one file).
-// Depends on io/safetensors.hpp, nn/state_dict.hpp, nlohmann/json; the optimiser is a template parameter.
+// hnn::save / hnn::load (a module's state_dict as a safetensors file or in PyTorch's torch.save format, with
+// PyTorch's key names) and save_checkpoint / load_checkpoint (model + optimiser state + training metadata in
+// one file). Depends on io/safetensors.hpp, io/torch_format.hpp, nn/state_dict.hpp, nlohmann/json; the
+// optimiser is a template parameter.
 #pragma once
 
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "hnn/io/safetensors.hpp"
+#include "hnn/io/torch_format.hpp"
 #include "hnn/nn/state_dict.hpp"
 
 namespace hnn {
@@ -82,13 +85,24 @@ nn::StateDict<D> state_dict_from_file(const io::SafetensorsContent& content, con
   return out;
 }
 
+/// Loads the file's tensors whose keys start with `prefix` (without it, and with `add_prefix` put in front)
+/// into `module`; errors name the file.
 template <class Module>
-void load_into(Module& module, const io::SafetensorsContent& content, const std::string& prefix,
-               const std::string& path, bool strict) {
+nn::IncompatibleKeys load_into(Module& module, const io::SafetensorsContent& content,
+                               const std::string& prefix, const std::string& path, bool strict,
+                               const std::string& add_prefix = "") {
   auto own = module.state_dict();
-  auto state = state_dict_from_file(content, prefix, own, path);
+  const io::SafetensorsContent* source = &content;
+  io::SafetensorsContent renamed;
+  if (!add_prefix.empty()) {
+    for (const auto& [key, value] : content.tensors)
+      if (key.compare(0, prefix.size(), prefix) == 0)
+        renamed.tensors.emplace_back(add_prefix + key.substr(prefix.size()), value);
+    source = &renamed;
+  }
+  auto state = state_dict_from_file(*source, add_prefix.empty() ? prefix : "", own, path);
   try {
-    module.load_state_dict(state, strict);
+    return module.load_state_dict(state, strict);
   } catch (const std::exception& e) {
     throw std::runtime_error("hnn::load('" + path + "'): " + e.what());
   }
@@ -96,21 +110,87 @@ void load_into(Module& module, const io::SafetensorsContent& content, const std:
 
 }  // namespace io::detail
 
-/// Writes module.state_dict() to `path` as safetensors (atomically), keys as PyTorch names them, with
-/// {"format": "pt"} metadata as PyTorch's safetensors.torch.save_file writes.
+/// Writes module.state_dict() to `path` (atomically), keys as PyTorch names them: for a path ending in
+/// ".pt" or ".pth", in PyTorch's own torch.save zip format, which torch.load(path, weights_only=True) reads
+/// as an OrderedDict of tensors; otherwise as safetensors with {"format": "pt"} metadata, as PyTorch's
+/// safetensors.torch.save_file writes.
 template <class Module>
 void save(const Module& module, const std::string& path) {
   std::vector<std::pair<std::string, AnyTensor<CPU>>> tensors;
   for (const auto& [key, value] : module.state_dict()) tensors.emplace_back(key, value);
-  io::write_safetensors(path, tensors, {{"format", "pt"}});
+  const auto extension = std::filesystem::path(path).extension();
+  if (extension == ".pt" || extension == ".pth")
+    io::write_torch(path, tensors);
+  else
+    io::write_safetensors(path, tensors, {{"format", "pt"}});
 }
 
-/// Loads a safetensors file into `module` in place. With strict (the default), missing, unexpected and
-/// wrongly shaped keys are all listed in one std::runtime_error, as load_state_dict does; float dtypes are
-/// converted (F64 file into a float model and back), int/float mismatches are errors.
+/// Options of hnn::load, with chainable setters.
+class LoadOptions {
+ public:
+  LoadOptions() = default;
+
+  /// Missing and unexpected keys raise (default true); false returns them in IncompatibleKeys instead. A
+  /// size mismatch raises either way, as in PyTorch.
+  LoadOptions& strict(bool value) {
+    strict_ = value;
+    return *this;
+  }
+  bool strict() const { return strict_; }
+
+  /// Reads only the entries whose key starts with `prefix`, without it: "module." for a state dict saved
+  /// from a DataParallel / DistributedDataParallel wrapper, "model." for the model in a checkpoint (whose
+  /// "optimizer." entries are then passed over). Default "": every entry.
+  LoadOptions& strip_prefix(std::string prefix) {
+    strip_prefix_ = std::move(prefix);
+    return *this;
+  }
+  const std::string& strip_prefix() const { return strip_prefix_; }
+
+  /// Puts `prefix` in front of every key read, e.g. "backbone." to load a bare backbone's file into the
+  /// model that holds it under that name (or "module." to load into a wrapper). Default "".
+  LoadOptions& add_prefix(std::string prefix) {
+    add_prefix_ = std::move(prefix);
+    return *this;
+  }
+  const std::string& add_prefix() const { return add_prefix_; }
+
+ private:
+  bool strict_ = true;
+  std::string strip_prefix_;
+  std::string add_prefix_;
+};
+
+namespace io::detail {
+
+/// The tensors of a weights file, told apart by content: PyTorch's torch.save zip format, or safetensors;
+/// PyTorch's legacy (pre-1.6) format is refused naming the fix.
+inline io::SafetensorsContent read_weights(const std::string& path) {
+  if (io::is_torch_zip(path)) return io::read_torch(path);
+  HNN_CHECK_RUNTIME(
+      !io::is_legacy_torch_file(path), "'", path,
+      "' is in PyTorch's legacy (pre-1.6) serialization format, which hnn does not read; re-save ",
+      "it with torch.save(model.state_dict(), path) from PyTorch >= 1.6 (the default ",
+      "_use_new_zipfile_serialization=True)");
+  return io::read_safetensors(path);
+}
+
+}  // namespace io::detail
+
+/// Loads a weights file into `module` in place and returns the keys that did not match (PyTorch's
+/// IncompatibleKeys). With strict (the default), missing and unexpected keys raise; wrongly shaped keys
+/// always do; all are listed in one std::runtime_error naming the file. Float dtypes are converted (an F64
+/// file into a float model and back), int/float mismatches are errors. A batch norm's missing
+/// num_batches_tracked loads as 0 (see Module::load_state_dict).
 template <class Module>
-void load(Module& module, const std::string& path, bool strict = true) {
-  io::detail::load_into(module, io::read_safetensors(path), "", path, strict);
+nn::IncompatibleKeys load(Module& module, const std::string& path, const LoadOptions& options) {
+  return io::detail::load_into(module, io::detail::read_weights(path), options.strip_prefix(), path,
+                               options.strict(), options.add_prefix());
+}
+
+template <class Module>
+nn::IncompatibleKeys load(Module& module, const std::string& path, bool strict = true) {
+  return load(module, path, LoadOptions().strict(strict));
 }
 
 /// One file with the model under "model.<key>", the optimiser's tensors under "optimizer.<name>" and the
