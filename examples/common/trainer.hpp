@@ -35,8 +35,9 @@ struct CommonOptions {
   int threads = 2;
   int64_t limit_train = 0;  // 0 = the whole set; the test suite trains on 512 samples
   int64_t limit_test = 0;
-  std::string out = "";  // folder for metrics.csv, curves.svg and best.safetensors; "" = <name>-run
-  bool quiet = false;    // no progress bar (the per-epoch lines stay)
+  std::string out =
+      "";  // folder for metrics.csv, curves.svg and the best model and checkpoint; "" = <name>-run
+  bool quiet = false;  // no progress bar (the per-epoch lines stay)
   bool no_checkpoint = false;
   bool monitor = false;        // --monitor: activation statistics (activations.csv, activations.svg) in --out
   int64_t monitor_every = 10;  // ... recorded every this many steps
@@ -77,9 +78,10 @@ inline void add_common_options(CLI::App& app, CommonOptions& o) {
   app.add_option("--limit-test", o.limit_test, "Evaluate on the first N test samples only (0 = all)")
       ->capture_default_str()
       ->check(positive_number(/*zero_allowed=*/true));
-  app.add_option("--out", o.out, "Output folder for metrics.csv, curves.svg and the best checkpoint");
+  app.add_option("--out", o.out,
+                 "Output folder for metrics.csv, curves.svg, best_model.pt and best_checkpoint.safetensors");
   app.add_flag("--quiet", o.quiet, "No progress bar");
-  app.add_flag("--no-checkpoint", o.no_checkpoint, "Do not save the best checkpoint");
+  app.add_flag("--no-checkpoint", o.no_checkpoint, "Do not save the best model and checkpoint");
   app.add_flag("--detect-anomaly", o.detect_anomaly,
                "Check every gradient for NaN/Inf and name the op that produced it (slow; for debugging)");
 }
@@ -311,7 +313,10 @@ class RunRecorder {
       info_.epoch = epoch;
       info_.best_loss = eval.loss;
       info_.extra["best_" + eval_name_ + "_acc"] = eval.accuracy;
-      hnn::save_checkpoint((dir_ / "best.safetensors").string(), model, optimizer, info_);
+      // The checkpoint (model, optimiser, metadata) resumes training with hnn::load_checkpoint; the plain
+      // model file is the state dict alone, which hnn::load and PyTorch's torch.load(weights_only=True) read.
+      hnn::save_checkpoint((dir_ / "best_checkpoint.safetensors").string(), model, optimizer, info_);
+      hnn::save(model, (dir_ / "best_model.pt").string());
     }
   }
 
@@ -330,8 +335,8 @@ class RunRecorder {
     hnn::utils::write_svg((dir_ / "curves.svg").string(), {loss, acc});
     std::printf("wrote %s, %s", (dir_ / "metrics.csv").c_str(), (dir_ / "curves.svg").c_str());
     if (checkpoint_ && info_.epoch > 0)
-      std::printf(" and %s (epoch %lld)", (dir_ / "best.safetensors").c_str(),
-                  static_cast<long long>(info_.epoch));
+      std::printf(", %s and %s (epoch %lld)", (dir_ / "best_model.pt").c_str(),
+                  (dir_ / "best_checkpoint.safetensors").c_str(), static_cast<long long>(info_.epoch));
     std::printf("\n");
   }
 
