@@ -163,8 +163,7 @@ void make_csv() {
   // Header bits 3: comment('#') and na_values {"", "NA", "?"}; encode bits 3: one_hot(true) and skip_rows(1).
   emit("csv", "comment_na_multiline",
        csv(3 << 2, -1, "# note\na,b,label # names\n1,NA,0\n?,,1\n\"two\nlines\",3,0\n"));
-  emit("csv", "count_line_one_hot",
-       csv((3 << 4) | 64, -1, "3,2,x,y\n1.5,red,0.5\n2,blue,1\n3,red,-2\n"));
+  emit("csv", "count_line_one_hot", csv((3 << 4) | 64, -1, "3,2,x,y\n1.5,red,0.5\n2,blue,1\n3,red,-2\n"));
 }
 
 void make_safetensors() {

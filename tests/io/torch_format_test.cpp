@@ -337,7 +337,8 @@ TEST_CASE("files that are not state dicts are refused with what to do instead", 
   SECTION("an arbitrary global: os.system") {
     write_bytes("os_system.pt", archive("\x80\x02"
                                         "cos\nsystem\nX\x02\x00\x00\x00lsR."s));
-    expect_read_error("os_system.pt", {"'os.system' is not allowed", "data.pkl byte offset 2", "nothing in a file is ever run"});
+    expect_read_error("os_system.pt", {"'os.system' is not allowed", "data.pkl byte offset 2",
+                                       "nothing in a file is ever run"});
   }
   SECTION("builtins.eval through STACK_GLOBAL") {
     write_bytes("eval.pt", archive("\x80\x04\x8c\x08"
