@@ -389,9 +389,9 @@ inline CsvMatrix csv_matrix(const CsvTable& table, const std::vector<int64_t>& u
           hint = csv_count_line_hint(table.rows, options);
         if (hint.empty())
           hint = "; encode a text column with one_hot, or list missing-value markers in na_values";
-        throw std::runtime_error(table.path + ": non-numeric value '" + cell + "' at line " +
-                                 std::to_string(row.line) + ", column " + std::to_string(c) + " ('" +
-                                 table.names[c] + "')" + hint);
+        throw std::runtime_error(hnn::detail::concat(table.path, ": non-numeric value '", cell, "' at line ",
+                                                     row.line, ", column ", c, " ('", table.names[c], "')",
+                                                     hint));
       }
       out[j] = *value;
     }
