@@ -14,37 +14,10 @@
 #include <optional>
 
 #include "common/distributed.hpp"
+#include "common/models.hpp"
 #include "common/trainer.hpp"
 
 namespace nn = hnn::nn;
-
-namespace {
-
-nn::Sequential<float> make_lenet(bool batch_norm) {
-  nn::Sequential<float> net;
-  net.push_back(nn::Conv2d(nn::Conv2dOptions(1, 6, 5)));
-  if (batch_norm) net.push_back(nn::BatchNorm2d(6));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::AvgPool2d(2, 2));
-  net.push_back(nn::Conv2d(nn::Conv2dOptions(6, 16, 5)));
-  if (batch_norm) net.push_back(nn::BatchNorm2d(16));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::AvgPool2d(2, 2));
-  net.push_back(nn::Flatten());
-  net.push_back(nn::Linear(256, 120));
-  if (batch_norm) net.push_back(nn::BatchNorm1d(120));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::Linear(120, 84));
-  if (batch_norm) net.push_back(nn::BatchNorm1d(84));
-  net.push_back(nn::Sigmoid());
-  net.push_back(nn::Linear(84, 10));
-  // d2l's init_cnn: Xavier-uniform for every Linear and Conv2d weight; biases keep PyTorch's default.
-  for (auto& [name, p] : net.named_parameters())
-    if (p.dim() > 1) nn::init::xavier_uniform_(p);
-  return net;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) try {
   CLI::App app{"Train LeNet-5 with batch normalization on Fashion-MNIST (or MNIST)"};
@@ -76,7 +49,7 @@ int main(int argc, char** argv) try {
   examples::TrainLoader train(train_part, world, o.batch_size, o.seed);
   hnn::data::DataLoader test_loader(test_part, hnn::data::DataLoaderOptions().batch_size(1000));
 
-  auto net = make_lenet(!no_bn);
+  auto net = examples::make_lenet(!no_bn);
   examples::DataParallel model(net, world, !o.no_sync_bn);
   const bool main_rank = world.is_main();
   if (main_rank) {

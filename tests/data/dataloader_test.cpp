@@ -123,9 +123,12 @@ TEST_CASE("An unshuffled DataLoader yields samples in index order", "[data][load
   REQUIRE(batches.size() == 3);
   CHECK(batches[0] == std::vector<int64_t>{0, 1, 2, 3});
   CHECK(batches[2] == std::vector<int64_t>{8, 9});
-  // The same without the prefetch thread, and a second epoch is the same again.
-  DataLoader sync(dataset, DataLoaderOptions().batch_size(4).prefetch(0));
-  CHECK(epoch(sync) == batches);
+  // PyTorch's default loads on the calling thread; with the prefetch thread the batches are the same, and
+  // a second epoch is the same again.
+  CHECK(DataLoaderOptions().prefetch() == 0);
+  CHECK(loader.options().prefetch() == 0);
+  DataLoader ahead(dataset, DataLoaderOptions().batch_size(4).prefetch(1));
+  CHECK(epoch(ahead) == batches);
   CHECK(epoch(loader) == batches);
 }
 
