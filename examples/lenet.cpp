@@ -46,8 +46,13 @@ int main(int argc, char** argv) try {
   auto train_part = examples::first_samples(train_set, o.limit_train);
   auto test_all = examples::first_samples(test_set, o.limit_test);
   auto test_part = world.shard(test_all);
-  examples::TrainLoader train(train_part, world, o.batch_size, o.seed);
-  hnn::data::DataLoader test_loader(test_part, hnn::data::DataLoaderOptions().batch_size(1000));
+  // A LeNet step takes far longer than gathering its batch, so each loader's worker thread assembles the
+  // next batch meanwhile (the loader's default assembles it on this thread, between steps). On 2 vCPUs
+  // with 2 OpenMP threads this is within noise of the default (benchmarks/README.md, "DataLoader").
+  const int64_t prefetch = 1;
+  examples::TrainLoader train(train_part, world, o.batch_size, o.seed, prefetch);
+  hnn::data::DataLoader test_loader(test_part,
+                                    hnn::data::DataLoaderOptions().batch_size(1000).prefetch(prefetch));
 
   auto net = examples::make_lenet(!no_bn);
   examples::DataParallel model(net, world, !o.no_sync_bn);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the tests that run several threads with ThreadSanitizer in build-tsan/ (-O1 -g, tests only) and
 # runs them; any report fails the run (halt_on_error=1). The threaded tests:
-#   data/dataloader_test              the DataLoader's background prefetch thread
+#   data/dataloader_test              the DataLoader's persistent prefetch worker
 #   nn/concurrent_inference_test      four std::threads running one eval-mode LeNet-BN (and its kernels)
 #   kernels/batch_norm_kernel_test    the OpenMP batch-norm kernels at 1-4 threads (barriers, merges)
 # OpenMP: GCC's libgomp is not built with TSan, so TSan cannot see its barriers and team hand-offs and

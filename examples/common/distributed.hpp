@@ -119,14 +119,16 @@ class World {
 
 /// The training loader of one rank: the whole (shuffled) set alone; a DistributedSampler's share with
 /// the per-rank batch (global batch / world size) in a job. Call start_epoch(e) before each epoch.
+/// `prefetch` batches are assembled ahead on the loader's worker thread (0: on the training thread).
 template <class T, class Target>
 class TrainLoader {
  public:
   template <class DS>
-  TrainLoader(DS& dataset, const World& world, int64_t global_batch, uint64_t seed) {
+  TrainLoader(DS& dataset, const World& world, int64_t global_batch, uint64_t seed, int64_t prefetch = 0) {
     if (!world.distributed()) {
-      loader_ = std::make_unique<hnn::data::DataLoader<T, Target>>(
-          dataset, hnn::data::DataLoaderOptions().batch_size(global_batch).shuffle(true).seed(seed));
+      const auto options =
+          hnn::data::DataLoaderOptions().batch_size(global_batch).shuffle(true).seed(seed).prefetch(prefetch);
+      loader_ = std::make_unique<hnn::data::DataLoader<T, Target>>(dataset, options);
       return;
     }
     if (global_batch < world.size())
@@ -137,7 +139,8 @@ class TrainLoader {
     sampler_ = std::make_unique<hnn::data::DistributedSampler>(dataset.size(), world.size(), world.rank(),
                                                                /*shuffle=*/true, seed);
     loader_ = std::make_unique<hnn::data::DataLoader<T, Target>>(
-        dataset, hnn::data::DataLoaderOptions().batch_size(global_batch / world.size()), *sampler_);
+        dataset, hnn::data::DataLoaderOptions().batch_size(global_batch / world.size()).prefetch(prefetch),
+        *sampler_);
   }
 
   void start_epoch(int epoch) {
@@ -151,7 +154,7 @@ class TrainLoader {
 };
 
 template <class DS>
-TrainLoader(DS&, const World&, int64_t, uint64_t)
+TrainLoader(DS&, const World&, int64_t, uint64_t, int64_t = 0)
     -> TrainLoader<typename DS::data_type, typename DS::target_type>;
 
 /// What the training loop calls: the model itself alone, DistributedDataParallel around it in a job

@@ -1,5 +1,5 @@
 // hnn::data: datasets (TensorDataset, MNIST, CIFAR10, CSVDataset, Subset, MapDataset), the DataLoader
-// with background prefetch, random_split / KFold / StratifiedKFold, transforms and DistributedSampler.
+// (optional prefetch thread), random_split / KFold / StratifiedKFold, transforms and DistributedSampler.
 // Depends on hnn/tensor.hpp (and zlib for .gz files when HNN_WITH_ZLIB is defined).
 #pragma once
 

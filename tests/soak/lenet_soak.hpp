@@ -105,7 +105,8 @@ inline SoakResult run_lenet_soak(const SoakOptions& options,
                                             .batch_size(options.batch_size)
                                             .shuffle(true)
                                             .drop_last(true)
-                                            .seed(options.seed));
+                                            .seed(options.seed)
+                                            .prefetch(1));
   auto eval_batch = dataset.get_batch(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
 
   auto model = hnn_test::lenet_bn();

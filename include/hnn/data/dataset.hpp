@@ -24,8 +24,9 @@ struct Example {
 };
 
 /// The interface every dataset implements: size(), get(index) in file order, and get_batch(indices),
-/// which a DataLoader calls (from its prefetch thread, so implementations must be safe to call
-/// concurrently with other const calls). Datasets are immutable once built.
+/// which a DataLoader calls (with prefetch, from its worker thread and the iterating thread at once, and
+/// now and then twice for the same indices, so implementations must be safe to call concurrently with
+/// other const calls and return the same batch every time). Datasets are immutable once built.
 template <class T = float, class Target = int64_t>
 class Dataset {
  public:
