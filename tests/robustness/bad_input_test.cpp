@@ -1,10 +1,11 @@
 // The bad-input catalogue (issue #8): one table of malformed inputs across the public surface - tensor ops,
-// modules, losses, optimisers, data files, checkpoints - each run in a forked child under a memory cap.
-// A case passes when it throws the expected exception type with a message that names the offending thing
-// (shape, file and byte offset, key) and stays within the memory its input justifies: the child's address
-// space is capped with RLIMIT_AS (a header claiming 2^31 images cannot be honoured, it must be refused)
-// and its peak RSS growth is measured (VmHWM after resetting it through /proc/self/clear_refs).
-// The example programs' command lines are checked by ctest tests in examples/CMakeLists.txt (same label).
+// modules, losses, optimisers, data files, checkpoints, PyTorch's torch.save files - each run in a forked
+// child under a memory cap. A case passes when it throws the expected exception type with a message that
+// names the offending thing (shape, file and byte offset, key) and stays within the memory its input
+// justifies: the child's address space is capped with RLIMIT_AS (a header claiming 2^31 images cannot be
+// honoured, it must be refused) and its peak RSS growth is measured (VmHWM after resetting it through
+// /proc/self/clear_refs). The example programs' command lines are checked by ctest tests in
+// examples/CMakeLists.txt (same label).
 #include <malloc.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -36,6 +37,8 @@ namespace fs = std::filesystem;
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
 #endif
 using hnn::Tensor;
+namespace tf = hnn::io::detail::torch_file;
+using namespace std::string_literals;  // "...\x00..."s keeps the NULs of pickle bytes
 
 namespace {
 
@@ -195,10 +198,43 @@ fs::path safetensors(const fs::path& path, const std::string& header, size_t dat
 const char* linear_header = R"({"weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
                             R"("bias":{"dtype":"F32","shape":[2],"data_offsets":[24,32]}})";
 
+/// A torch.save-shaped archive (archive/data.pkl, storages under archive/data/, archive/version).
+fs::path torch_file(const fs::path& path, const std::string& pickle,
+                    const std::vector<std::pair<std::string, std::string>>& storages = {}) {
+  std::vector<std::pair<std::string, std::string>> records = {{"archive/data.pkl", pickle}};
+  for (const auto& [key, bytes] : storages) records.emplace_back("archive/data/" + key, bytes);
+  records.emplace_back("archive/version", "3\n");
+  write_file(path, tf::zip_archive(records));
+  return path;
+}
+
+/// A state dict of one float32 tensor `key` viewing storage "0" of `storage_numel` elements (the storage
+/// entry holds four floats).
+fs::path torch_view(const fs::path& path, const std::string& key, int64_t storage_numel, int64_t offset,
+                    std::vector<int64_t> sizes, std::vector<int64_t> strides) {
+  tf::PickledTensor t;
+  t.key = key;
+  t.kind = tf::StorageKind::Float;
+  t.storage_key = "0";
+  t.storage_numel = storage_numel;
+  t.storage_offset = offset;
+  t.sizes = std::move(sizes);
+  t.strides = std::move(strides);
+  return torch_file(path, tf::PickleWriter().state_dict({t}), {{"0", std::string(16, '\0')}});
+}
+
+/// A Linear(3, 2) saved by hnn::save in torch.save's format, read back as bytes.
+std::string linear_pt(const fs::path& path) {
+  hnn::nn::Linear lin(3, 2);
+  hnn::save(lin, path.string());
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 // ---- the catalogue ----------------------------------------------------------------------------------
 
 struct BadInput {
-  std::string area;  // "tensor", "nn", "loss", "optim", "data", "checkpoint", "harness"
+  std::string area;  // "tensor", "nn", "loss", "optim", "data", "checkpoint", "torch", "harness"
   std::string name;  // what is wrong
   Throws expected;
   std::vector<std::string> mentions;             // what the message must name
@@ -586,6 +622,72 @@ std::vector<BadInput> catalogue() {
         hnn::nn::Linear lin(3, 2);
         hnn::load(lin, (dir / "absent.safetensors").string());
       });
+
+  // ---- PyTorch's torch.save files (issue 21): read through hnn::load, as a user does ----
+  auto load_linear = [](const fs::path& path) {
+    hnn::nn::Linear lin(3, 2);
+    hnn::load(lin, path.string());
+  };
+  add("torch", "zip cut short (end records lost)", rt, {"cut.pt", "end-of-central-directory"},
+      [=](const fs::path& dir) {
+        const std::string good = linear_pt(dir / "cut.pt");
+        write_file(dir / "cut.pt", good.substr(0, good.size() - 30));
+        load_linear(dir / "cut.pt");
+      });
+  add("torch", "local header offset past the end of the file", rt,
+      {"offset.pt", "local header of", "bytes 2147483632", "runs past the end"}, [=](const fs::path& dir) {
+        std::string bad = linear_pt(dir / "offset.pt");
+        const size_t central = bad.find("PK\x01\x02"s);
+        bad.replace(central + 42, 4, "\xf0\xff\xff\x7f"s);
+        write_file(dir / "offset.pt", bad);
+        load_linear(dir / "offset.pt");
+      });
+  add("torch", "storage shorter than the tensor", rt,
+      {"short.pt", "tensor 'weight'", "addresses element 4", "storage is shorter than the tensor"},
+      [=](const fs::path& dir) {
+        load_linear(torch_view(dir / "short.pt", "weight", 4, 1, {2, 2}, {2, 1}));
+      });
+  add("torch", "sizes whose product overflows int64", rt, {"sizes.pt", "tensor 'weight'", "overflows int64"},
+      [=](const fs::path& dir) {
+        load_linear(
+            torch_view(dir / "sizes.pt", "weight", 4, 0, {int64_t(1) << 40, int64_t(1) << 40}, {0, 0}));
+      });
+  add("torch", "stride-0 view of 2^32 elements over four floats", rt,
+      {"expand.pt", "tensor 'weight'", "16 times the file's"}, [=](const fs::path& dir) {
+        load_linear(torch_view(dir / "expand.pt", "weight", 4, 0, {int64_t(1) << 32}, {0}));
+      });
+  add("torch", "pickle bomb: 2^60 leaves through the memo", rt, {"laughs.pt", "holds a value of type tuple"},
+      [=](const fs::path& dir) {
+        std::string pickle = "\x80\x02)q\x00"s;
+        for (int k = 0; k < 60; ++k)
+          pickle +=
+              "h"s + static_cast<char>(k) + "h" + static_cast<char>(k) + "\x86q" + static_cast<char>(k + 1);
+        load_linear(torch_file(dir / "laughs.pt", pickle + "."));
+      });
+  add("torch", "MARKs nested 100000 deep", rt, {"marks.pt", "MARKs nested deeper than 1000"},
+      [=](const fs::path& dir) {
+        load_linear(torch_file(dir / "marks.pt", "\x80\x02" + std::string(100000, '(') + "."));
+      });
+  add("torch", "a whole model (torch.save(model))", rt,
+      {"model.pt", "__main__.Net", "save model.state_dict() instead"}, [=](const fs::path& dir) {
+        load_linear(torch_file(dir / "model.pt",
+                               "\x80\x02"
+                               "c__main__\nNet\nq\x00)\x81q\x01."s));
+      });
+  add("torch", "an arbitrary global: os.system", rt,
+      {"system.pt", "'os.system' is not allowed", "nothing in a file is ever run"}, [=](const fs::path& dir) {
+        load_linear(torch_file(dir / "system.pt",
+                               "\x80\x02"
+                               "cos\nsystem\nX\x02\x00\x00\x00lsR."s));
+      });
+  add("torch", "an unknown pickle opcode", rt,
+      {"opcode.pt", "data.pkl byte offset 3", "unknown pickle opcode"},
+      [=](const fs::path& dir) { load_linear(torch_file(dir / "opcode.pt", "\x80\x02}\xff."s)); });
+  add("torch", "the legacy (pre-1.6) format", rt,
+      {"legacy.pt", "legacy (pre-1.6)", "torch.save(model.state_dict(), path)"}, [=](const fs::path& dir) {
+        write_file(dir / "legacy.pt", "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."s);
+        load_linear(dir / "legacy.pt");
+      });
   return c;
 }
 
@@ -615,7 +717,7 @@ void check_area(const std::string& area) {
 TEST_CASE("the catalogue covers at least 40 bad inputs across the public surface", "[robustness]") {
   const auto cases = catalogue();
   CHECK(cases.size() >= 40);
-  for (const char* area : {"tensor", "nn", "loss", "optim", "data", "checkpoint"}) {
+  for (const char* area : {"tensor", "nn", "loss", "optim", "data", "checkpoint", "torch"}) {
     INFO(area);
     CHECK(std::count_if(cases.begin(), cases.end(), [&](const BadInput& c) { return c.area == area; }) >= 5);
   }
@@ -641,3 +743,4 @@ TEST_CASE("bad input: losses", "[robustness]") { check_area("loss"); }
 TEST_CASE("bad input: optimisers", "[robustness]") { check_area("optim"); }
 TEST_CASE("bad input: data files", "[robustness]") { check_area("data"); }
 TEST_CASE("bad input: checkpoints", "[robustness]") { check_area("checkpoint"); }
+TEST_CASE("bad input: PyTorch's torch.save files", "[robustness]") { check_area("torch"); }
