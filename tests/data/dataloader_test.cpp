@@ -311,15 +311,19 @@ TEST_CASE("The loader prefetches at most `prefetch` batches ahead", "[data][load
   }
 }
 
+namespace {
+/// A sampler that yields n - 1, ..., 0.
+struct Reversed {
+  int64_t n;
+  std::vector<int64_t> indices() const {
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = n - 1 - i;
+    return order;
+  }
+};
+}  // namespace
+
 TEST_CASE("A DataLoader takes its order from a sampler", "[data][loader]") {
-  struct Reversed {
-    int64_t n;
-    std::vector<int64_t> indices() const {
-      std::vector<int64_t> order(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = n - 1 - i;
-      return order;
-    }
-  };
   auto dataset = numbered(7);
   DataLoader loader(dataset, DataLoaderOptions().batch_size(3), Reversed{7});
   CHECK(loader.size() == 3);
@@ -372,14 +376,6 @@ TEST_CASE("prefetch(k) yields exactly the batches of prefetch(0), epoch after ep
     }
   }
   // Through a sampler, too.
-  struct Reversed {
-    int64_t n;
-    std::vector<int64_t> indices() const {
-      std::vector<int64_t> order(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = n - 1 - i;
-      return order;
-    }
-  };
   DataLoader sampled(dataset, DataLoaderOptions().batch_size(7).prefetch(3), Reversed{450});
   auto all = concat(slow_epoch(sampled, std::chrono::microseconds(100)));
   CHECK(all.size() == 450);
